@@ -1,0 +1,1 @@
+"""cityqa's write side: load, chunk, tag and index documents."""

@@ -1,0 +1,267 @@
+"""File loaders: Markdown/TXT, PDF, DOCX and HTML to normalised text with a title.
+
+Each loader returns a ``LoadedDocument`` or raises ``LoadError`` with a Chinese reason that
+names the file; the pipeline reports it and carries on with the other files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm")
+_SENTENCE_END = "。！？；!?;：:…”」』）)"
+
+
+class LoadError(Exception):
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path.name}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass
+class LoadedDocument:
+    text: str
+    title: str
+    file_type: str
+    page_starts: list[int] | None = None  # char offset where each PDF page starts
+    metadata: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_file(path: Path) -> LoadedDocument:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(
+            path, f"不支持的文件类型 '{suffix}'（支持 {', '.join(SUPPORTED_SUFFIXES)}）"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(path, f"无法读取文件：{exc.strerror or exc}") from exc
+    if not data.strip():
+        raise LoadError(path, "文件为空")
+    if suffix == ".pdf":
+        doc = _load_pdf(path, data)
+    elif suffix == ".docx":
+        doc = _load_docx(path, data)
+    elif suffix in (".html", ".htm"):
+        doc = _load_html(path, decode_text(path, data))
+    else:
+        doc = _load_markdown(path, decode_text(path, data))
+    if not doc.text.strip():
+        raise LoadError(path, "没有可提取的文字")
+    return doc
+
+
+# ----- text decoding and normalisation ---------------------------------------------------
+def decode_text(path: Path, data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK), else a detected codec."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise LoadError(path, "无法识别文本编码（请另存为 UTF-8）")
+    return str(best)
+
+
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_ODD_SPACES = re.compile("[\u00a0\u2002\u2003\u2009\u202f]")
+
+
+def normalize_text(text: str) -> str:
+    """Deliberate, wording-preserving clean-up.
+
+    No NFKC: it would turn full-width Chinese punctuation into ASCII. We only unify line
+    ends, drop zero-width characters, turn odd spaces into plain ones, strip the full-width
+    indentation of paragraphs and trailing spaces, and collapse runs of blank lines.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ZERO_WIDTH.sub("", text)
+    text = _ODD_SPACES.sub(" ", text)
+    lines = [line.rstrip().lstrip(" \u3000\t") for line in text.split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n")
+
+
+# ----- Markdown / plain text --------------------------------------------------------------
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+
+
+def _load_markdown(path: Path, text: str) -> LoadedDocument:
+    text = normalize_text(text)
+    metadata: dict[str, str] = {}
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            front = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError as exc:
+            raise LoadError(path, f"文件头（YAML front matter）格式错误：{exc}") from exc
+        metadata = {str(k): _flat(v) for k, v in front.items()} if isinstance(front, dict) else {}
+        text = text[match.end() :].lstrip("\n")
+    title = metadata.get("title") or _first_heading(text) or path.stem
+    file_type = "md" if path.suffix.lower() in (".md", ".markdown") else "txt"
+    return LoadedDocument(text=text, title=title, file_type=file_type, metadata=metadata)
+
+
+def _flat(value: object) -> str:
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def _first_heading(text: str) -> str | None:
+    match = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+# ----- PDF ------------------------------------------------------------------------------
+def _load_pdf(path: Path, data: bytes) -> LoadedDocument:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError(path, "PDF 已加密，需要密码，无法读取")
+        raw_pages = [page.extract_text() or "" for page in reader.pages]
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise LoadError(path, f"PDF 无法解析（文件可能已损坏）：{exc}") from exc
+    except Exception as exc:  # pypdf raises a wide range of errors on broken files
+        raise LoadError(path, f"PDF 无法解析：{type(exc).__name__}: {exc}") from exc
+
+    pages = [rejoin_pdf_lines(normalize_text(p)) for p in raw_pages]
+    scanned = [i + 1 for i, p in enumerate(pages) if not p.strip()]
+    if len(scanned) == len(pages):
+        raise LoadError(path, "扫描件（没有文字层），需要先做 OCR")
+    warnings = [f"第 {n} 页没有文字层（扫描页），需要 OCR" for n in scanned]
+    text, starts = "", []
+    for page_text in pages:
+        if text:
+            text += "\n\n"
+        starts.append(len(text))
+        text += page_text
+    title = _pdf_title(reader) or _first_line(text) or path.stem
+    return LoadedDocument(
+        text=text, title=title, file_type="pdf", page_starts=starts, warnings=warnings
+    )
+
+
+def _pdf_title(reader: object) -> str | None:
+    try:
+        meta = reader.metadata  # type: ignore[attr-defined]
+        title = (meta.title or "").strip() if meta else ""
+    except Exception:
+        return None
+    return title or None
+
+
+def _first_line(text: str) -> str | None:
+    for line in text.split("\n"):
+        if line.strip():
+            return line.strip()[:80]
+    return None
+
+
+_HEADING_LIKE = re.compile(
+    r"^(#{1,6}\s|\d+(\.\d+)*\s+\S|第[一二三四五六七八九十百零〇\d]+[章节条]|"
+    r"[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）)"
+)
+
+
+def rejoin_pdf_lines(page: str) -> str:
+    """Re-join lines that the PDF layout broke; keep paragraph and heading breaks."""
+    out: list[str] = []
+    for line in page.split("\n"):
+        if not line:
+            out.append("")
+            continue
+        prev = out[-1] if out else ""
+        if prev and not _ends_paragraph(prev) and not _HEADING_LIKE.match(line):
+            sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() else ""
+            out[-1] = prev + sep + line
+        else:
+            out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+def _ends_paragraph(line: str) -> bool:
+    return line.endswith(tuple(_SENTENCE_END)) or (
+        bool(_HEADING_LIKE.match(line)) and len(line) < 40
+    )
+
+
+# ----- DOCX -----------------------------------------------------------------------------
+def _load_docx(path: Path, data: bytes) -> LoadedDocument:
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(path, f"DOCX 无法解析（文件可能已损坏或不是 Word 文档）：{exc}") from exc
+    parts: list[str] = []
+    for para in document.paragraphs:
+        text = para.text.strip()
+        if not text:
+            continue
+        level = _docx_heading_level(para.style.name if para.style is not None else "")
+        parts.append(("#" * level + " " + text) if level else text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                parts.append(" | ".join(cells))
+    text = normalize_text("\n\n".join(parts))
+    title = (document.core_properties.title or "").strip() or _first_heading(text) or path.stem
+    return LoadedDocument(text=text, title=title, file_type="docx")
+
+
+def _docx_heading_level(style: str) -> int:
+    match = re.match(r"^(?:Heading|标题)\s*(\d)$", style.strip(), re.IGNORECASE)
+    if match:
+        return min(int(match.group(1)) + 1, 6)
+    return 1 if style.strip().lower() in ("title", "标题") else 0
+
+
+# ----- HTML -----------------------------------------------------------------------------
+def _load_html(path: Path, html: str) -> LoadedDocument:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "footer", "header", "form"]):
+        tag.decompose()
+    parts: list[str] = []
+    for el in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre"]):
+        text = el.get_text(" ", strip=True)
+        if not text or el.find_parent(["p", "li", "td"]) is not None:
+            continue
+        if el.name and el.name[0] == "h":
+            text = "#" * int(el.name[1]) + " " + text
+        parts.append(text)
+    if not parts:  # a page without block tags: fall back to its visible text
+        parts = [soup.get_text("\n", strip=True)]
+    text = normalize_text("\n\n".join(parts))
+    title_tag = soup.find("title")
+    title = (title_tag.get_text(strip=True) if title_tag else "") or _first_heading(text)
+    return LoadedDocument(text=text, title=title or path.stem, file_type="html")

@@ -1,0 +1,115 @@
+"""Chinese lexical search: jieba tokens scored by bm25s, persisted beside the Chroma store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.taxonomy import Taxonomy
+
+# Function words and punctuation carry no topical signal for BM25.
+_STOPWORD_TEXT = """
+的 了 和 与 及 以及 或 等 是 在 为 对 将 把 被 由 从 向 以 于
+其 之 而 并 也 都 就 还 又 这 那 此 该 各 个 中 上 下 有 无
+不 没有 一 一是 二是 三是 四是 吗 呢 吧 啊 哪些 什么 怎么 如何 哪
+哪个 怎样 为什么 多少 请 请问 我们 你们 他们 我 你 它 它们 要 会
+能 可以 应 应该 需要 方面 主要 包括 包含 进行 通过 提出
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_TOKEN_RE = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+
+
+class ChineseTokenizer:
+    """jieba search-mode tokens, lower-cased, without stopwords or punctuation.
+
+    Domain terms (taxonomy names, keywords) are added to this instance's dictionary so that
+    "数字底座" or "数据要素" stay whole; a private ``jieba.Tokenizer`` keeps that local.
+    """
+
+    def __init__(self, user_words: Iterable[str] = ()) -> None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        for word in user_words:
+            if word.strip():
+                self._jieba.add_word(word.strip())
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens = []
+        for token in self._jieba.cut_for_search(text):
+            token = token.strip().lower()
+            if token and token not in _STOPWORDS and _TOKEN_RE.search(token):
+                tokens.append(token)
+        return tokens
+
+
+def build_tokenizer(taxonomy: Taxonomy) -> ChineseTokenizer:
+    """A tokenizer that knows the taxonomy's terms (names, components, keywords)."""
+    words = [lb.name for lb in taxonomy.all_labels]
+    words += [w for lb in taxonomy.all_labels for w in (*lb.components, *lb.keywords)]
+    return ChineseTokenizer(words)
+
+
+class BM25Index:
+    """A bm25s index over chunk ids; rebuilt whole when the chunk set changes.
+
+    Saved atomically: written to a temporary folder, then swapped in, so a crash never leaves
+    a half-written index behind.
+    """
+
+    def __init__(self, ids: Sequence[str], retriever: object | None) -> None:
+        self.ids = list(ids)
+        self._retriever = retriever
+        self._vocab: set[str] = set(getattr(retriever, "vocab_dict", {}) or {})
+
+    @classmethod
+    def build(cls, ids: Sequence[str], token_lists: Sequence[list[str]]) -> BM25Index:
+        if not ids:
+            return cls([], None)
+        import bm25s
+
+        retriever = bm25s.BM25()
+        # An empty token list would break bm25s; a placeholder token keeps ids aligned.
+        retriever.index([tokens or ["<empty>"] for tokens in token_lists], show_progress=False)
+        return cls(ids, retriever)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk, aligned with ``self.ids``."""
+        known = [t for t in query_tokens if t in self._vocab]
+        if self._retriever is None or not known:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+
+    def save(self, folder: Path) -> None:
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._retriever is not None:
+            self._retriever.save(str(tmp), show_progress=False)
+        (tmp / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), encoding="utf-8")
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index | None:
+        ids_file = folder / "ids.json"
+        if not ids_file.is_file():
+            return None
+        ids = json.loads(ids_file.read_text(encoding="utf-8"))
+        if not ids:
+            return cls([], None)
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        return cls(ids, retriever)

@@ -1,0 +1,121 @@
+"""One typed settings object for every component.
+
+Values come from (highest priority first): keyword arguments, ``CITYQA_*`` environment
+variables, a TOML file, then the defaults below. The TOML file is ``$CITYQA_CONFIG`` if set,
+else ``$CITYQA_HOME/config.toml``, else ``./cityqa.toml`` (the first that exists).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CITYQA_HOME", "~/.cityqa")).expanduser()
+
+
+def default_corpus_dir() -> Path:
+    """The bundled corpus of an editable install, else ./corpus."""
+    bundled = REPO_ROOT / "corpus"
+    return bundled if bundled.is_dir() else Path("corpus").resolve()
+
+
+def config_file() -> Path | None:
+    candidates = [
+        os.environ.get("CITYQA_CONFIG"),
+        str(default_home() / "config.toml"),
+        "cityqa.toml",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).expanduser().is_file():
+            return Path(candidate).expanduser()
+    return None
+
+
+class Settings(BaseSettings):
+    """All knobs of cityqa. Environment variables use the ``CITYQA_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYQA_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="所有索引与上传文件的目录")
+    corpus_dir: Path = Field(default_factory=default_corpus_dir, description="默认语料目录")
+    taxonomy_file: Path | None = Field(
+        default=None, description="分类体系 YAML；默认 <corpus_dir>/taxonomy.yaml"
+    )
+
+    # Embedding: "use-m3" (bundled, offline) or "st:<model name or local path>".
+    embedder: str = "use-m3"
+    embed_threads: int = Field(default=1, ge=1, description="BLAS threads for use-m3")
+    embed_batch_size: int = Field(default=32, ge=1)
+    device: str | None = Field(default=None, description="sentence-transformers device")
+    allow_downloads: bool = Field(
+        default=False, description="允许 sentence-transformers 从 Hugging Face 下载模型"
+    )
+
+    # Chunking (characters).
+    chunk_min_chars: int = Field(default=150, ge=20)
+    chunk_max_chars: int = Field(default=500, ge=50)
+    chunk_overlap_chars: int = Field(default=100, ge=0)
+
+    # Store: embedded Chroma under home, or a Chroma server when chroma_host is set.
+    collection: str = "cityqa"
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+
+    # Answering.
+    top_k: int = Field(default=5, ge=1, le=50)
+    reranker: str | None = Field(default=None, description="CrossEncoder name or local path")
+    answerer: Literal["extractive", "llm"] = "extractive"
+    strict: bool = Field(default=False, description="drop unsupported sentences from answers")
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 60.0
+
+    # Uploads through the UI.
+    max_upload_mb: int = Field(default=50, ge=1)
+
+    @field_validator("home", "corpus_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def library_dir(self) -> Path:
+        """Where documents uploaded through the UI are kept."""
+        return self.home / "library"
+
+    @property
+    def taxonomy_path(self) -> Path:
+        return self.taxonomy_file or self.corpus_dir / "taxonomy.yaml"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = config_file()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)

@@ -1,0 +1,106 @@
+"""Terminal rendering for the CLI: progress bars and summary tables (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+_STATUS_ZH = {"ingested": "已入库", "unchanged": "未变化", "failed": "失败", "pruned": "已移除"}
+
+
+class RichIngestProgress:
+    """Implements ``ingest.pipeline.IngestProgress`` with two bars: files and chunks."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._files = self._progress.add_task("文件", total=0)
+        self._chunks = self._progress.add_task("向量化片段", total=0, visible=False)
+
+    def __enter__(self) -> RichIngestProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, total_files: int) -> None:
+        self._progress.update(self._files, total=total_files)
+
+    def file_started(self, source: str) -> None:
+        self._progress.update(self._files, description=f"文件 {source[:40]}")
+
+    def chunks_embedded(self, done: int, total: int) -> None:
+        self._progress.update(self._chunks, completed=done, total=total, visible=True)
+
+    def file_finished(self, source: str, status: str) -> None:
+        self._progress.advance(self._files)
+        self._progress.update(self._chunks, visible=False)
+
+
+def ingest_table(report: dict[str, Any]) -> Table:
+    table = Table(title="入库结果 Ingest summary", show_lines=False)
+    for col in ("文件 File", "状态 Status", "片段 Chunks", "秒 s", "说明 Notes"):
+        table.add_column(col)
+    for f in report["files"]:
+        if f["status"] == "unchanged" and len(report["files"]) > 20:
+            continue  # long runs: list only what happened
+        notes = f["error"] or "；".join(f["warnings"])
+        style = "red" if f["status"] == "failed" else None
+        table.add_row(
+            f["source"],
+            _STATUS_ZH.get(f["status"], f["status"]),
+            str(f["chunks"]),
+            f"{f['seconds']:.1f}",
+            notes,
+            style=style,
+        )
+    return table
+
+
+def ingest_footer(report: dict[str, Any]) -> str:
+    head = (
+        f"已入库 {report['ingested']} · 未变化 {report['unchanged']} · 失败 {report['failed']}"
+        f" · 已移除 {report['pruned']}"
+        f" ｜ 共 {report['documents']} 篇文档、{report['chunks']} 个片段"
+        f" ｜ {report['seconds']:.1f} 秒 ｜ embedder {report['embedder']}"
+    )
+    if report["recovered_orphans"]:
+        head += f"\n已清理上次中断留下的 {report['recovered_orphans']} 个残留片段。"
+    if not report["changed"]:
+        head += "\n索引已是最新，未做任何修改。(Index already up to date; nothing changed.)"
+    if report["skipped"]:
+        head += f"\n跳过（非文档类型）：{', '.join(report['skipped'][:10])}"
+    return head
+
+
+def stats_tables(stats: dict[str, Any]) -> list[Table]:
+    summary = Table(title="索引概况 Index", show_header=False)
+    summary.add_column()
+    summary.add_column()
+    for key, label in (
+        ("documents", "文档"),
+        ("chunks", "片段"),
+        ("embedder", "Embedder"),
+        ("index_dir", "索引目录"),
+    ):
+        summary.add_row(label, str(stats[key]))
+    matrix = Table(title="维度 × 路径 片段数 (dimension x path chunk counts)")
+    matrix.add_column("维度 \\ 路径")
+    paths = list(stats["paths"])
+    for p in paths:
+        matrix.add_column(p, justify="right")
+    matrix.add_column("合计", justify="right")
+    for dim, row in stats["matrix"].items():
+        matrix.add_row(dim, *(str(row[p]) for p in paths), str(stats["dimensions"][dim]))
+    matrix.add_row("合计", *(str(stats["paths"][p]) for p in paths), str(stats["chunks"]))
+    return [summary, matrix]
