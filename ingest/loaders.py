@@ -113,9 +113,31 @@ def _load_markdown(path: Path, text: str) -> LoadedDocument:
             raise LoadError(path, f"文件头（YAML front matter）格式错误：{exc}") from exc
         metadata = {str(k): _flat(v) for k, v in front.items()} if isinstance(front, dict) else {}
         text = text[match.end() :].lstrip("\n")
+        text = _bibliography_section(metadata) + text
     title = metadata.get("title") or _first_heading(text) or path.stem
     file_type = "md" if path.suffix.lower() in (".md", ".markdown") else "txt"
     return LoadedDocument(text=text, title=title, file_type=file_type, metadata=metadata)
+
+
+_BIBLIOGRAPHY_FIELDS = (
+    ("title", "题名"),
+    ("authors", "作者"),
+    ("journal", "期刊"),
+    ("year", "年份"),
+    ("citation", "引用格式"),
+    ("source", "来源"),
+)
+
+
+def _bibliography_section(metadata: dict[str, str]) -> str:
+    """Front-matter facts (title, authors, journal...) as a searchable "文献信息" section, so
+    "这篇文章的作者是谁？" can be answered and cited like any other passage."""
+    lines = [
+        f"{label}：{metadata[key]}" for key, label in _BIBLIOGRAPHY_FIELDS if metadata.get(key)
+    ]
+    if not lines:
+        return ""
+    return "## 文献信息\n\n" + "\n".join(lines) + "\n\n"
 
 
 def _flat(value: object) -> str:

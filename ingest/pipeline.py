@@ -28,7 +28,7 @@ from rag.settings import Settings
 from rag.store import IndexStore, doc_id_for, open_store
 from rag.taxonomy import Taxonomy
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # bump when loaders, chunking or tagging change
 Status = Literal["ingested", "unchanged", "failed", "pruned"]
 _IGNORED_NAMES = ("readme",)
 

@@ -6,7 +6,7 @@ call. The index is written through ``ingest.Indexer`` and read through ``rag`` c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +14,18 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.embeddings import build_embedder, embedding_dimension
+from rag.errors import InvalidInputError
+from rag.followup import standalone_question
 from rag.lexical import ChineseTokenizer, build_tokenizer
+from rag.pipeline import QAPipeline, StreamEvent
+from rag.rerank import build_reranker
+from rag.retriever import ChunkFilter, HybridRetriever
 from rag.settings import Settings
 from rag.store import IndexStore, open_store
 from rag.taxonomy import Taxonomy
+from rag.types import Answer, Passage
+
+MAX_QUESTION_CHARS = 2000
 
 if TYPE_CHECKING:
     from ingest.pipeline import Indexer, IngestProgress, IngestReport
@@ -50,6 +58,21 @@ class Assistant:
         self.taxonomy = taxonomy
         self.tokenizer = tokenizer
         self._indexer: Indexer | None = None
+        self.retriever = HybridRetriever(
+            store,
+            embed_model,
+            tokenizer,
+            top_k=settings.top_k,
+            reranker=build_reranker(settings),
+        )
+        llm_answerer = None
+        if settings.answerer == "llm":
+            from rag.llm import LLMAnswerer, build_llm
+
+            llm_answerer = LLMAnswerer(build_llm(settings))
+        self.pipeline = QAPipeline(
+            self.retriever, embed_model, llm_answerer=llm_answerer, strict=settings.strict
+        )
 
     @classmethod
     def open(
@@ -68,6 +91,110 @@ class Assistant:
         if build_if_missing and not store.catalog.done():
             assistant.ingest([settings.corpus_dir], progress=progress)
         return assistant
+
+    # ----- questions -----------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        dimension: str | None = None,
+        path: str | None = None,
+        doc: str | None = None,
+        top_k: int | None = None,
+        history: Sequence[Any] | None = None,
+        id: str | None = None,  # mirrors the JSON schema's "id"
+    ) -> Answer:
+        """Answer with verified citations, or refuse when the documents do not support it."""
+        answer: Answer | None = None
+        for event in self._events(question, dimension, path, doc, top_k, history):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None
+        answer.id = id
+        return answer
+
+    def chat(self, history: Sequence[Any], message: str, **filters: Any) -> Answer:
+        """A multi-turn question: follow-ups are rewritten with the previous user turn."""
+        return self.ask(message, history=history, **filters)
+
+    def stream(
+        self, question: str, *, history: Sequence[Any] | None = None, **filters: Any
+    ) -> Iterator[str]:
+        """Text pieces of the answer as they are produced (LLM tokens, or the whole answer)."""
+        for event in self.stream_events(question, history=history, **filters):
+            if event.kind == "delta":
+                yield event.text
+
+    def stream_events(
+        self,
+        question: str,
+        *,
+        history: Sequence[Any] | None = None,
+        dimension: str | None = None,
+        path: str | None = None,
+        doc: str | None = None,
+        top_k: int | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Deltas, then one final event carrying the verified ``Answer`` (for the UI)."""
+        yield from self._events(question, dimension, path, doc, top_k, history)
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        dimension: str | None = None,
+        path: str | None = None,
+        doc: str | None = None,
+        top_k: int | None = None,
+    ) -> list[Passage]:
+        """Passages only, best first."""
+        question = validate_question(question)
+        filters = self.filters(dimension, path, doc)
+        return self.retriever.search(question, filters, self._top_k(top_k))
+
+    def filters(
+        self, dimension: str | None = None, path: str | None = None, doc: str | None = None
+    ) -> ChunkFilter:
+        """Resolve user-facing filter values (Chinese names or English aliases)."""
+        return ChunkFilter(
+            dimension=self.taxonomy.resolve("dimension", dimension) if _given(dimension) else None,
+            path=self.taxonomy.resolve("path", path) if _given(path) else None,
+            doc_ids=frozenset([self._resolve_doc(doc)]) if _given(doc) else None,
+        )
+
+    def _events(
+        self,
+        question: str,
+        dimension: str | None,
+        path: str | None,
+        doc: str | None,
+        top_k: int | None,
+        history: Sequence[Any] | None,
+    ) -> Iterator[StreamEvent]:
+        question = validate_question(question)
+        filters = self.filters(dimension, path, doc)
+        query = standalone_question(history, question, self.taxonomy) if history else question
+        yield from self.pipeline.events(question, query, filters, self._top_k(top_k))
+
+    def _top_k(self, top_k: int | None) -> int:
+        if top_k is None:
+            return self.settings.top_k
+        if not isinstance(top_k, int) or not 1 <= top_k <= 50:
+            raise InvalidInputError(f"top_k 必须是 1 到 50 之间的整数，收到 {top_k!r}")
+        return top_k
+
+    def _resolve_doc(self, doc: str) -> str:
+        """A document by id, source path, or (a unique part of) its title."""
+        docs = self.store.catalog.done()
+        wanted = doc.strip()
+        for d in docs:
+            if wanted in (d.doc_id, d.source, d.title):
+                return d.doc_id
+        partial = [d for d in docs if wanted in d.title or wanted in d.source]
+        if len(partial) == 1:
+            return partial[0].doc_id
+        listing = "；".join(f"{d.title}（{d.source}）" for d in docs[:20])
+        raise InvalidInputError(f"找不到文档 '{doc}'。资料库中的文档：{listing}")
 
     # ----- library -------------------------------------------------------------------
     @property
@@ -94,8 +221,6 @@ class Assistant:
 
     def delete_document(self, doc_id: str) -> None:
         if doc_id not in self.store.catalog.docs:
-            from rag.errors import InvalidInputError
-
             raise InvalidInputError(f"文档 '{doc_id}' 不在资料库中")
         self.indexer.delete(doc_id)
 
@@ -133,6 +258,21 @@ class Assistant:
             "paths": {p.name: _count(chunks, p.meta_key) for p in paths},
             "matrix": matrix,
         }
+
+
+def validate_question(question: Any) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidInputError("问题不能为空")
+    question = question.strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidInputError(
+            f"问题过长（{len(question)} 字），请控制在 {MAX_QUESTION_CHARS} 字以内"
+        )
+    return question
+
+
+def _given(value: str | None) -> bool:
+    return value is not None and str(value).strip() not in ("", "全部", "all", "不限")
 
 
 def _count(chunks: Any, key: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -37,9 +38,23 @@ class ChineseTokenizer:
 
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
+        self._pos: object | None = None
         for word in user_words:
             if word.strip():
-                self._jieba.add_word(word.strip())
+                self._jieba.add_word(word.strip(), tag="n")  # domain terms are nouns
+
+    def pos_cut(self, text: str) -> list[tuple[str, str]]:
+        """(word, part-of-speech flag) pairs in precise mode, for question analysis."""
+        if self._pos is None:
+            import jieba.posseg
+
+            self._pos = jieba.posseg.POSTokenizer(self._jieba)
+        return [(pair.word, pair.flag) for pair in self._pos.cut(text)]
+
+    def general_informativeness(self, word: str) -> float:
+        """-log frequency of a word in jieba's general-Chinese dictionary (higher = rarer)."""
+        self._jieba.check_initialized()
+        return math.log(self._jieba.total / (self._jieba.FREQ.get(word, 0) + 1))
 
     def tokenize(self, text: str) -> list[str]:
         tokens = []

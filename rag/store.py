@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from llama_index.core.schema import TextNode
 
 from rag.catalog import Catalog, DocRecord
@@ -113,6 +114,7 @@ class IndexStore:
         self._bm25_dir = settings.index_dir / "bm25"
         self._chunks: dict[str, ChunkRecord] | None = None
         self._bm25: BM25Index | None = None
+        self.version = 0  # bumped on every write, so readers can refresh their caches
 
     @property
     def embedder_id(self) -> str:
@@ -127,12 +129,12 @@ class IndexStore:
         self.collection.delete(where={"doc_id": record.doc_id})
         if nodes:
             self.vector_store.add(nodes)
-        self._chunks = None
+        self._invalidate()
 
     def delete_document(self, doc_id: str) -> None:
         self.collection.delete(where={"doc_id": doc_id})
         self.catalog.remove(doc_id)
-        self._chunks = None
+        self._invalidate()
 
     def commit(self, tokenizer: ChineseTokenizer) -> None:
         """Rebuild BM25 from Chroma, then mark pending documents done."""
@@ -151,7 +153,7 @@ class IndexStore:
         for doc_id in [d.doc_id for d in self.catalog.docs.values() if d.status == "pending"]:
             self.catalog.docs.pop(doc_id)
         self.catalog.save()
-        self._chunks = None
+        self._invalidate()
         if orphans or not self._bm25_matches():
             self.rebuild_bm25(tokenizer)
         return len(orphans)
@@ -202,6 +204,18 @@ class IndexStore:
             (cid, 1.0 - float(dist))
             for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
+
+    def _invalidate(self) -> None:
+        self._chunks = None
+        self.version += 1
+
+    def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of the given chunks (L2-normalised, as they were added)."""
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return {
+            cid: np.asarray(vec, dtype=np.float32)
+            for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
+        }
 
     def _bm25_matches(self) -> bool:
         loaded = BM25Index.load(self._bm25_dir)

@@ -1,0 +1,65 @@
+"""Answers that are a document's structure: "有哪六条主导路径？", "提出了哪些建议？".
+
+When a list question is about a parent heading ("3 城市数字化转型六大主导路径") better than about
+any passage body, the answer lists the parent's child sections: each child's heading and its
+first sentence, cited. The heading is part of the cited passage's ``section``, which the
+verifier reads together with the passage text.
+"""
+
+from __future__ import annotations
+
+from rag.extractive import is_list_question, split_units
+from rag.query import coverage
+from rag.store import ChunkRecord
+from rag.types import Passage
+
+MIN_PARENT_COVERAGE = 0.9
+MIN_ADVANTAGE = 0.1  # parent title must cover the question this much better than any body
+MIN_CHILDREN = 2
+
+
+def outline_passages(
+    question: str,
+    weights: dict[str, float],
+    passages: list[Passage],
+    chunks: dict[str, ChunkRecord],
+) -> list[Passage]:
+    """The first passage of every child section, in order, or [] when not an outline question."""
+    if not passages or not weights or not is_list_question(question):
+        return []
+    best_body = max(coverage(weights, p.text) for p in passages[:3])
+    for top in passages[:3]:
+        parts = top.section.split(" > ")
+        if len(parts) < 2:
+            continue
+        parent_cov = coverage(weights, parts[-2])
+        if parent_cov >= MIN_PARENT_COVERAGE and parent_cov >= best_body + MIN_ADVANTAGE:
+            children = _first_chunk_per_child(top.doc_id, " > ".join(parts[:-1]), chunks)
+            if len(children) >= MIN_CHILDREN:
+                return [Passage(c.id, c.text, c.metadata, score=parent_cov) for c in children]
+    return []
+
+
+def _first_chunk_per_child(
+    doc_id: str, parent: str, chunks: dict[str, ChunkRecord]
+) -> list[ChunkRecord]:
+    firsts: dict[str, ChunkRecord] = {}
+    for chunk in chunks.values():
+        section = str(chunk.metadata.get("section", ""))
+        if chunk.metadata.get("doc_id") != doc_id or not section.startswith(parent + " > "):
+            continue
+        child = section[len(parent) + 3 :].split(" > ")[0]
+        known = firsts.get(child)
+        if known is None or chunk.metadata["char_start"] < known.metadata["char_start"]:
+            firsts[child] = chunk
+    return sorted(firsts.values(), key=lambda c: c.metadata["char_start"])
+
+
+def outline_lines(passages: list[Passage]) -> list[str]:
+    """ "<child heading>：<first sentence>" for each child passage."""
+    lines = []
+    for p in passages:
+        units = split_units(p.text)
+        heading = p.section.split(" > ")[-1]
+        lines.append(f"{heading}：{units[0]}" if units else heading)
+    return lines

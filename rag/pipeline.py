@@ -1,0 +1,199 @@
+"""The answering pipeline: retrieve -> assess evidence -> answer -> verify citations.
+
+One pipeline serves the UI, the CLI, the Python API and eval. ``Answer`` objects are built here
+and only here, from the retrieved passages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from rag.extractive import LEAD_IN, ExtractiveAnswerer
+from rag.outline import outline_lines, outline_passages
+from rag.query import QueryAnalyzer, idf_weights, missing_specific, quantity_focus
+from rag.refusal import Evidence, assess, refusal_text
+from rag.retriever import ChunkFilter, HybridRetriever
+from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
+from rag.verify import MARKER, CitationVerifier, faithfulness
+
+ANSWER_PASSAGES = 4  # passages the answer may draw on (of the top_k retrieved)
+
+
+@dataclass
+class StreamEvent:
+    kind: Literal["delta", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+
+class QAPipeline:
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        embed_model: BaseEmbedding,
+        *,
+        llm_answerer: Any | None = None,
+        strict: bool = False,
+    ) -> None:
+        self.retriever = retriever
+        self.embed_model = embed_model
+        self.analyzer: QueryAnalyzer = retriever.analyzer
+        self.extractive = ExtractiveAnswerer(embed_model)
+        self.verifier = CitationVerifier(embed_model, self.analyzer)
+        self.llm_answerer = llm_answerer
+        self.strict = strict
+        self._corpus_key: int | None = None
+        self._corpus_text = ""
+        self._chunk_texts: list[str] = []
+
+    # ----- public --------------------------------------------------------------------
+    def run(self, question: str, query: str, filters: ChunkFilter, top_k: int) -> Answer:
+        answer: Answer | None = None
+        for event in self.events(question, query, filters, top_k):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def events(
+        self, question: str, query: str, filters: ChunkFilter, top_k: int
+    ) -> Iterator[StreamEvent]:
+        """Text deltas while answering, then the verified ``Answer``."""
+        started = time.perf_counter()
+        query_embedding = self.embed_model.get_query_embedding(query)
+        passages = self.retriever.search(query, filters, top_k, query_embedding)
+        retrieved = time.perf_counter()
+        terms = self.analyzer.terms(query)
+        weights = idf_weights(
+            terms.content, self._texts(), self.analyzer.tokenizer.general_informativeness
+        )
+        candidates = passages[:ANSWER_PASSAGES]
+        units = self.extractive.score_units(query_embedding, candidates, weights)
+        evidence = assess(
+            passages,
+            weights,
+            missing_specific(terms, self._corpus()),
+            max((u.score for u in units), default=0.0),
+            quantity_focus(query, terms),
+        )
+        outline = outline_passages(query, weights, passages, self.retriever.store.chunks())
+        if outline and not evidence.missing_terms and self.llm_answerer is None:
+            answer = self._compose_outline(question, outline)
+            yield StreamEvent("delta", answer.text)
+        elif evidence.refuse:
+            answer = self._refusal(question, passages, evidence)
+            yield StreamEvent("delta", answer.text)
+        elif self.llm_answerer is not None:
+            pieces: list[str] = []
+            for piece in self.llm_answerer.stream(query, candidates):
+                pieces.append(piece)
+                yield StreamEvent("delta", piece)
+            answer = self._from_llm(question, "".join(pieces).strip(), candidates, passages)
+        else:
+            chosen = self.extractive.select(query, units)
+            answer = self._compose(question, chosen, candidates)
+            yield StreamEvent("delta", answer.text)
+        done = time.perf_counter()
+        answer.timings_ms = {
+            "retrieve": (retrieved - started) * 1000,
+            "answer": (done - retrieved) * 1000,
+            "total": (done - started) * 1000,
+        }
+        if query != question:
+            answer.rewritten_question = query
+        yield StreamEvent("answer", answer=answer)
+
+    # ----- building answers ----------------------------------------------------------
+    def _compose(self, question: str, units: list, passages: list[Passage]) -> Answer:
+        numbers: dict[int, int] = {}
+        parts: list[str] = []
+        for unit in units:
+            n = numbers.setdefault(unit.passage, len(numbers) + 1)
+            parts.append(f"{unit.text}[{n}]")
+        citations = [Citation.from_passage(n, passages[i]) for i, n in numbers.items()]
+        return self._verified(question, LEAD_IN + "".join(parts), citations, "extractive")
+
+    def _compose_outline(self, question: str, children: list[Passage]) -> Answer:
+        lines = [f"{line}[{n}]" for n, line in enumerate(outline_lines(children), start=1)]
+        citations = [Citation.from_passage(n, p) for n, p in enumerate(children, start=1)]
+        return self._verified(question, LEAD_IN + "\n" + "\n".join(lines), citations, "extractive")
+
+    def _from_llm(
+        self, question: str, text: str, candidates: list[Passage], passages: list[Passage]
+    ) -> Answer:
+        if not text or text.startswith(REFUSAL_TEXT):
+            evidence = Evidence(True, "模型判断资料不足")
+            return self._refusal(question, passages, evidence, answerer="llm")
+        # Renumber the prompt's [n] in order of first use; unknown numbers stay and get flagged.
+        mapping: dict[int, int] = {}
+        for n in (int(x) for x in MARKER.findall(text)):
+            if 1 <= n <= len(candidates) and n not in mapping:
+                mapping[n] = len(mapping) + 1
+        # Unknown numbers are > len(candidates) >= any new number, so they cannot collide.
+        renumbered = MARKER.sub(
+            lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", text
+        )
+        citations = [
+            Citation.from_passage(new, candidates[old - 1]) for old, new in mapping.items()
+        ]
+        return self._verified(question, renumbered, citations, "llm")
+
+    def _verified(
+        self, question: str, text: str, citations: list[Citation], answerer: str
+    ) -> Answer:
+        checks = self.verifier.check(text, citations)
+        if self.strict and any(not c.supported for c in checks):
+            kept = [c for c in checks if c.supported]
+            text = LEAD_IN + "".join(c.text for c in kept) if kept else REFUSAL_TEXT
+            checks = kept
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            refused=not checks,
+            faithfulness=faithfulness(checks) if checks else 1.0,
+            sentences=checks,
+            answerer=answerer,
+        )
+
+    def _refusal(
+        self,
+        question: str,
+        passages: list[Passage],
+        evidence: Evidence,
+        answerer: str = "extractive",
+    ) -> Answer:
+        closest = passages[:3]
+        return Answer(
+            question=question,
+            text=refusal_text(closest),
+            citations=[Citation.from_passage(n, p) for n, p in enumerate(closest, start=1)],
+            refused=True,
+            faithfulness=1.0,  # a refusal claims nothing
+            answerer=answerer,
+            refusal_reason=evidence.reason,
+        )
+
+    # ----- corpus caches -------------------------------------------------------------
+    def _texts(self) -> list[str]:
+        self._refresh()
+        return self._chunk_texts
+
+    def _corpus(self) -> str:
+        self._refresh()
+        return self._corpus_text
+
+    def _refresh(self) -> None:
+        store = self.retriever.store
+        if store.version != self._corpus_key:
+            chunks = store.chunks()
+            self._chunk_texts = [c.text for c in chunks.values()]
+            titles = {str(c.metadata.get("doc_title", "")) for c in chunks.values()}
+            sections = {str(c.metadata.get("section", "")) for c in chunks.values()}
+            self._corpus_text = "\n".join([*self._chunk_texts, *titles, *sections])
+            self._corpus_key = store.version

@@ -1,0 +1,128 @@
+"""Question analysis: which terms carry the question, and does the corpus know them?
+
+Two signals feed the refusal decision:
+* ``missing_specific``: names, numbers, English tokens and 《titles》 in the question that occur
+  nowhere in the corpus ("深圳", "2025年", "华为"): the corpus cannot be about them;
+* ``coverage``: the IDF-weighted share of the question's content terms that the retrieved
+  passages contain. Ubiquitous words ("城市", "数字化") weigh almost nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from rag.lexical import ChineseTokenizer
+
+# Parts of speech (jieba/ICTCLAS) of proper names; "eng" is a Latin-script token.
+_SPECIFIC_POS = ("ns", "nr", "nrt", "nrfg", "nt", "nz", "eng")
+# Nouns carry a question's topic; verbs ("涵盖", "经历") are mostly paraphrase and are left out.
+_CONTENT_POS = ("n", "vn", "eng", "i", "l", "j", "b", "x")
+_QUESTION_WORD_TEXT = """
+    什么 哪些 哪个 哪里 哪 几 几个 多少 如何 怎么 怎样 为什么 为何 是否 吗 呢 请问 介绍 说明
+    简述 概括 主要 具体 内容 情况 分别 有 是 的 了 呢 吧 哪几 那 那么 它 其 这 该 此 关于 请
+    一下 下 能 可以 应该 需要 包括 包含 属于 有关 相关 提到 谈到 讲 说 指 称为 叫
+    论文 本文 文章 该文 报告 资料 文件 文档 作者 研究 原文 文中 提出 认为"""
+_QUESTION_WORDS = frozenset(_QUESTION_WORD_TEXT.split())
+_INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎)")
+# -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.
+COMMON_WORD_INFO = 8.0
+RARE_WORD_INFO = 12.0
+# Questions that ask for a quantity, a date or a rank need the measured thing in the passages.
+_QUANTITY_QUESTION = re.compile(
+    r"多少|多大|多长|多高|第几|哪一年|哪年|何时|什么时候|规模|比例|金额|排名"
+)
+_TITLE = re.compile(r"《([^》]{2,60})》")
+_DIGITS = re.compile(r"\d")
+_GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市"})
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    content: tuple[str, ...]  # words that carry the question's meaning
+    specific: tuple[str, ...]  # names, numbers, English tokens and 《titles》
+
+
+class QueryAnalyzer:
+    def __init__(self, tokenizer: ChineseTokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def terms(self, question: str) -> QueryTerms:
+        content: list[str] = []
+        specific: list[str] = [m.group(1) for m in _TITLE.finditer(question)]
+        stripped = _TITLE.sub(" ", question)
+        for word, flag in self.tokenizer.pos_cut(stripped):
+            word = word.strip()
+            if not word or word in _QUESTION_WORDS or _INTERROGATIVE.match(word):
+                continue
+            if not re.search(r"[\w]", word):
+                continue
+            is_number = bool(_DIGITS.search(word))
+            if (flag in _SPECIFIC_POS and word not in _GENERIC_PLACE) or is_number:
+                specific.append(word)
+            if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number):
+                content.append(word)
+        return QueryTerms(tuple(dict.fromkeys(content)), tuple(dict.fromkeys(specific)))
+
+
+def quantity_focus(question: str, terms: QueryTerms) -> str | None:
+    """The measured thing of a quantity question: Y in "X的Y是多少？" (interrogative at the
+    end), or in "有多少Y…" (the first content term after the interrogative)."""
+    match = _QUANTITY_QUESTION.search(question)
+    if not match:
+        return None
+    after = [(question.find(t, match.end()), t) for t in terms.content]
+    after = [(pos, t) for pos, t in after if pos >= 0]
+    if after and question[match.end() :].strip(" ？?。"):
+        return min(after)[1]
+    before = [(question.rfind(t, 0, match.start()), t) for t in terms.content]
+    before = [(pos, t) for pos, t in before if pos >= 0]
+    return max(before)[1] if before else None
+
+
+def missing_specific(terms: QueryTerms, corpus_text: str) -> list[str]:
+    """Specific terms absent from the corpus (an abbreviation of a present name is present)."""
+    return [t for t in terms.specific if not _occurs(t, corpus_text)]
+
+
+def _occurs(term: str, text: str) -> bool:
+    if term in text or term.lower() in text.lower():
+        return True
+    if len(term) < 3 or not re.fullmatch(r"[\u4e00-\u9fff]+", term):
+        return False
+    # "信通院" abbreviates "信息通信研究院": its characters in order within a short window.
+    pattern = ".{0,3}".join(map(re.escape, term))
+    return re.search(pattern, text) is not None
+
+
+def idf_weights(
+    terms: Iterable[str],
+    chunk_texts: Sequence[str],
+    informativeness: Callable[[str], float] | None = None,
+) -> dict[str, float]:
+    """Corpus IDF of each term. A term the corpus never uses gets the maximum IDF only when it
+    is also rare in general Chinese ("回报率", "财政预算"); everyday words ("特点", "经历") are
+    usually paraphrases of what the corpus says and weigh less."""
+    n = max(len(chunk_texts), 1)
+    top = math.log((n + 1) / 0.5)
+    weights = {}
+    for term in terms:
+        df = sum(1 for text in chunk_texts if term in text)
+        weight = math.log((n + 1) / (df + 0.5))
+        if df == 0 and informativeness is not None:
+            rarity = (informativeness(term) - COMMON_WORD_INFO) / (
+                RARE_WORD_INFO - COMMON_WORD_INFO
+            )
+            weight = top * min(1.0, max(0.25, rarity))
+        weights[term] = weight
+    return weights
+
+
+def coverage(weights: dict[str, float], passages_text: str) -> float:
+    """IDF-weighted share of the question's content terms present in the passages."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 1.0
+    return sum(w for t, w in weights.items() if t in passages_text) / total

@@ -1,0 +1,72 @@
+"""Honest refusal: decide whether the retrieved evidence can answer the question.
+
+Thresholds were calibrated on the answerable and unanswerable planner questions in
+``tests/data/calibration.jsonl`` (see ``tests/test_refusal.py``); they are properties of the
+scoring functions, not of particular questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.query import coverage
+from rag.types import REFUSAL_TEXT, Passage
+
+# Share of the question's IDF-weighted content terms the top passages must contain.
+MIN_COVERAGE = 0.5
+# Relevance (cosine blended with term coverage) of the best passage.
+MIN_TOP_SCORE = 0.3
+# Score of the best answer sentence (embedding similarity blended with term overlap).
+MIN_SENTENCE_SCORE = 0.25
+EVIDENCE_PASSAGES = 3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    refuse: bool
+    reason: str
+    coverage: float = 0.0
+    top_score: float = 0.0
+    best_sentence: float = 0.0
+    missing_terms: list[str] = field(default_factory=list)
+
+
+def assess(
+    passages: list[Passage],
+    weights: dict[str, float],
+    missing_terms: list[str],
+    best_sentence: float,
+    focus: str | None = None,
+) -> Evidence:
+    if not passages:
+        return Evidence(True, "没有检索到任何片段")
+    top = passages[:EVIDENCE_PASSAGES]
+    joined = "\n".join(f"{p.section}\n{p.text}" for p in top)
+    cov = coverage(weights, joined)
+    top_score = max(p.score for p in top)
+    facts = {
+        "coverage": round(cov, 3),
+        "top_score": round(top_score, 3),
+        "best_sentence": round(best_sentence, 3),
+        "missing_terms": missing_terms,
+    }
+    if missing_terms:
+        return Evidence(True, f"资料中没有出现：{'、'.join(missing_terms)}", **facts)
+    if focus and focus not in joined:
+        return Evidence(True, f"资料中没有关于“{focus}”的数据", **facts)
+    if cov < MIN_COVERAGE:
+        return Evidence(True, "检索到的片段未覆盖问题的关键词", **facts)
+    if top_score < MIN_TOP_SCORE or best_sentence < MIN_SENTENCE_SCORE:
+        return Evidence(True, "检索到的片段与问题相关度过低", **facts)
+    return Evidence(False, "", **facts)
+
+
+def refusal_text(passages: list[Passage]) -> str:
+    """The refusal message, listing the closest passages as 可能相关 with their markers."""
+    if not passages:
+        return REFUSAL_TEXT
+    lines = [REFUSAL_TEXT, "", "可能相关："]
+    for n, p in enumerate(passages, start=1):
+        where = " · ".join(x for x in (str(p.metadata.get("doc_title", "")), p.section) if x)
+        lines.append(f"[{n}] {where}")
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (jieba) fused by reciprocal rank, then filtered,
+optionally re-ranked by a cross-encoder, and de-duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from rag.lexical import ChineseTokenizer
+from rag.query import QueryAnalyzer, coverage, idf_weights
+from rag.store import ChunkRecord, IndexStore
+from rag.taxonomy import Label
+from rag.types import Passage
+
+RRF_K = 60  # the constant of Cormack et al.; damps the head of each ranking
+RRF_WEIGHT = 0.2  # weight of the min-max normalised fused rank when ordering passages
+DENSE_WEIGHT = 0.5  # relevance = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * term coverage
+
+
+@dataclass(frozen=True)
+class ChunkFilter:
+    dimension: Label | None = None
+    path: Label | None = None
+    doc_ids: frozenset[str] | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.dimension or self.path or self.doc_ids)
+
+    def where(self) -> dict[str, Any] | None:
+        """The Chroma ``where`` clause."""
+        clauses: list[dict[str, Any]] = []
+        for label in (self.dimension, self.path):
+            if label is not None:
+                clauses.append({label.meta_key: True})
+        if self.doc_ids:
+            clauses.append({"doc_id": {"$in": sorted(self.doc_ids)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, metadata: dict[str, Any]) -> bool:
+        """The same filter in Python, for the BM25 side."""
+        for label in (self.dimension, self.path):
+            if label is not None and not metadata.get(label.meta_key):
+                return False
+        return not self.doc_ids or metadata.get("doc_id") in self.doc_ids
+
+
+class HybridRetriever(BaseRetriever):
+    """A llama-index retriever; ``search`` is the typed entry point used by ``Assistant``."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        embed_model: BaseEmbedding,
+        tokenizer: ChineseTokenizer,
+        *,
+        top_k: int = 5,
+        candidates: int = 30,
+        reranker: Callable[[str, list[Passage]], list[float]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.embed_model = embed_model
+        self.tokenizer = tokenizer
+        self.analyzer = QueryAnalyzer(tokenizer)
+        self.top_k = top_k
+        self.candidates = candidates
+        self.reranker = reranker
+        self.filters = ChunkFilter()
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        passages = self.search(query_bundle.query_str, self.filters, self.top_k)
+        return [
+            NodeWithScore(node=TextNode(id_=p.id, text=p.text, metadata=p.metadata), score=p.score)
+            for p in passages
+        ]
+
+    def search(
+        self,
+        query: str,
+        filters: ChunkFilter | None = None,
+        top_k: int | None = None,
+        query_embedding: list[float] | None = None,
+    ) -> list[Passage]:
+        filters = filters or ChunkFilter()
+        top_k = top_k or self.top_k
+        chunks = self.store.chunks()
+        if not chunks:
+            return []
+        embedding = query_embedding or self.embed_model.get_query_embedding(query)
+        dense = self.store.dense_search(embedding, max(self.candidates, top_k), filters.where())
+        lexical = self._bm25(query, filters, chunks)
+        fused = _rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
+        ranked = sorted(fused, key=lambda cid: -fused[cid])[: max(self.candidates, top_k)]
+        cosines = dict(dense) | self._missing_cosines(embedding, ranked, dict(dense))
+        bm25 = dict(lexical)
+        passages = [
+            Passage(
+                id=cid,
+                text=chunks[cid].text,
+                metadata=chunks[cid].metadata,
+                dense=cosines.get(cid, 0.0),
+                lexical=bm25.get(cid, 0.0),
+                fused=fused[cid],
+            )
+            for cid in ranked
+            if cid in chunks
+        ]
+        self._score(query, passages, chunks)
+        passages = rank_by_relevance(passages)
+        if self.reranker is not None and passages:
+            scores = self.reranker(query, passages)
+            order = np.argsort(-np.asarray(scores))
+            passages = [passages[i] for i in order]
+        return collapse_near_duplicates(passages)[:top_k]
+
+    def _bm25(
+        self, query: str, filters: ChunkFilter, chunks: dict[str, ChunkRecord]
+    ) -> list[tuple[str, float]]:
+        index = self.store.bm25(self.tokenizer)
+        scores = index.scores(self.tokenizer.tokenize(query))
+        order = np.argsort(-scores)
+        hits: list[tuple[str, float]] = []
+        for i in order:
+            if scores[i] <= 0 or len(hits) >= self.candidates:
+                break
+            cid = index.ids[i]
+            if cid in chunks and (not filters.active or filters.accepts(chunks[cid].metadata)):
+                hits.append((cid, float(scores[i])))
+        return hits
+
+    def _missing_cosines(
+        self, embedding: list[float], ids: list[str], known: dict[str, float]
+    ) -> dict[str, float]:
+        missing = [cid for cid in ids if cid not in known]
+        if not missing:
+            return {}
+        vectors = self.store.embeddings(missing)
+        query = np.asarray(embedding, dtype=np.float32)
+        return {cid: float(np.dot(vec, query)) for cid, vec in vectors.items()}
+
+    def _score(self, query: str, passages: list[Passage], chunks: dict[str, ChunkRecord]) -> None:
+        terms = self.analyzer.terms(query).content
+        weights = idf_weights(
+            terms, [c.text for c in chunks.values()], self.tokenizer.general_informativeness
+        )
+        for p in passages:
+            p.coverage = coverage(weights, f"{p.section}\n{p.text}")
+            p.score = DENSE_WEIGHT * max(p.dense, 0.0) + (1 - DENSE_WEIGHT) * p.coverage
+
+
+def rank_by_relevance(passages: list[Passage]) -> list[Passage]:
+    """Order by absolute relevance, with the fused rank (dense + BM25 agreement) added as a
+    min-max normalised bonus so that both retrievers' agreement still counts."""
+    if not passages:
+        return passages
+    low = min(p.fused for p in passages)
+    spread = max(p.fused for p in passages) - low or 1.0
+    return sorted(passages, key=lambda p: -(p.score + RRF_WEIGHT * (p.fused - low) / spread))
+
+
+def _rrf(rankings: list[list[str]]) -> dict[str, float]:
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, cid in enumerate(ranking):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return fused
+
+
+def collapse_near_duplicates(passages: list[Passage], threshold: float = 0.6) -> list[Passage]:
+    """Drop a passage that mostly repeats a better-ranked one (overlapping chunks, copies)."""
+    kept: list[Passage] = []
+    for p in passages:
+        if not any(_overlap_ratio(p, q) >= threshold for q in kept):
+            kept.append(p)
+    return kept
+
+
+def _overlap_ratio(a: Passage, b: Passage) -> float:
+    if a.doc_id == b.doc_id:
+        a0, a1 = a.metadata.get("char_start"), a.metadata.get("char_end")
+        b0, b1 = b.metadata.get("char_start"), b.metadata.get("char_end")
+        if None not in (a0, a1, b0, b1):
+            inter = max(0, min(a1, b1) - max(a0, b0))  # type: ignore[type-var, operator]
+            return inter / max(1, min(a1 - a0, b1 - b0))  # type: ignore[operator]
+    grams_a, grams_b = _bigrams(a.text), _bigrams(b.text)
+    if not grams_a or not grams_b:
+        return 0.0
+    return len(grams_a & grams_b) / min(len(grams_a), len(grams_b))
+
+
+def _bigrams(text: str) -> set[str]:
+    compact = "".join(text.split())
+    return {compact[i : i + 2] for i in range(len(compact) - 1)}

@@ -1,0 +1,141 @@
+"""Typed results shared by every interface: ``Passage`` (retrieval), ``Citation``, ``Answer``.
+
+``Answer.to_dict()`` is the stable JSON schema of the CLI, the UI's ``/ask`` endpoint and eval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+REFUSAL_TEXT = "资料中未找到与该问题直接相关的内容。"
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its retrieval evidence."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float = 0.0  # relevance in [0, 1]: dense similarity blended with term coverage
+    dense: float = 0.0  # cosine similarity to the question
+    lexical: float = 0.0  # BM25 score (unnormalised)
+    fused: float = 0.0  # reciprocal-rank-fusion score
+    coverage: float = 0.0  # share of the question's content terms found in the passage
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.metadata.get("doc_id", ""))
+
+    @property
+    def section(self) -> str:
+        return str(self.metadata.get("section", ""))
+
+    @property
+    def page(self) -> int | None:
+        page = self.metadata.get("page")
+        return int(page) if isinstance(page, int | float) and page else None
+
+    def names(self, key: str) -> list[str]:
+        value = str(self.metadata.get(key, "") or "")
+        return [v for v in value.split(",") if v]
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    doc_title: str
+    source: str
+    section: str
+    page: int | None
+    text: str  # the whole cited passage, verbatim
+    score: float
+    dimensions: list[str]
+    paths: list[str]
+    chunk_id: str = ""
+    char_start: int | None = None
+    char_end: int | None = None
+
+    @classmethod
+    def from_passage(cls, n: int, passage: Passage) -> Citation:
+        meta = passage.metadata
+        return cls(
+            n=n,
+            doc_id=passage.doc_id,
+            doc_title=str(meta.get("doc_title", "")),
+            source=str(meta.get("source", "")),
+            section=passage.section,
+            page=passage.page,
+            text=passage.text,
+            score=round(float(passage.score), 4),
+            dimensions=passage.names("dimensions"),
+            paths=passage.names("paths"),
+            chunk_id=passage.id,
+            char_start=_int_or_none(meta.get("char_start")),
+            char_end=_int_or_none(meta.get("char_end")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "doc_title": self.doc_title,
+            "source": self.source,
+            "section": self.section,
+            "page": self.page,
+            "text": self.text,
+            "score": self.score,
+            "dimensions": self.dimensions,
+            "paths": self.paths,
+        }
+
+
+@dataclass
+class SentenceCheck:
+    """One answer sentence and whether the passages it cites support it."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+    score: float
+    reason: str = ""
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    refused: bool
+    faithfulness: float
+    sentences: list[SentenceCheck] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    id: str | None = None
+    rewritten_question: str | None = None  # follow-ups: the standalone question retrieved with
+    answerer: str = "extractive"
+    refusal_reason: str = ""
+
+    @property
+    def unsupported(self) -> list[SentenceCheck]:
+        return [s for s in self.sentences if not s.supported]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.id is not None:
+            out["id"] = self.id
+        out.update(
+            {
+                "question": self.question,
+                "answer": self.text,
+                "refused": self.refused,
+                "faithfulness": round(self.faithfulness, 4),
+                "citations": [c.to_dict() for c in self.citations],
+                "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            }
+        )
+        return out
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
