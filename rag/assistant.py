@@ -63,6 +63,7 @@ class Assistant:
             embed_model,
             tokenizer,
             top_k=settings.top_k,
+            mode=settings.retrieval,
             reranker=build_reranker(settings),
         )
         llm_answerer = None

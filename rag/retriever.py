@@ -65,6 +65,7 @@ class HybridRetriever(BaseRetriever):
         *,
         top_k: int = 5,
         candidates: int = 30,
+        mode: str = "hybrid",
         reranker: Callable[[str, list[Passage]], list[float]] | None = None,
     ) -> None:
         super().__init__()
@@ -75,6 +76,7 @@ class HybridRetriever(BaseRetriever):
         self.top_k = top_k
         self.candidates = candidates
         self.reranker = reranker
+        self.mode = mode  # "hybrid", or "dense" / "bm25" alone (baselines for eval)
         self.filters = ChunkFilter()
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -97,8 +99,12 @@ class HybridRetriever(BaseRetriever):
         if not chunks:
             return []
         embedding = query_embedding or self.embed_model.get_query_embedding(query)
-        dense = self.store.dense_search(embedding, max(self.candidates, top_k), filters.where())
-        lexical = self._bm25(query, filters, chunks)
+        dense = (
+            self.store.dense_search(embedding, max(self.candidates, top_k), filters.where())
+            if self.mode != "bm25"
+            else []
+        )
+        lexical = self._bm25(query, filters, chunks) if self.mode != "dense" else []
         fused = _rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
         ranked = sorted(fused, key=lambda cid: -fused[cid])[: max(self.candidates, top_k)]
         cosines = dict(dense) | self._missing_cosines(embedding, ranked, dict(dense))
@@ -116,7 +122,8 @@ class HybridRetriever(BaseRetriever):
             if cid in chunks
         ]
         self._score(query, passages, chunks)
-        passages = rank_by_relevance(passages)
+        if self.mode == "hybrid":
+            passages = rank_by_relevance(passages)
         if self.reranker is not None and passages:
             scores = self.reranker(query, passages)
             order = np.argsort(-np.asarray(scores))

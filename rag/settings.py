@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
 
     # Answering.
+    retrieval: Literal["hybrid", "dense", "bm25"] = Field(
+        default="hybrid", description="hybrid = dense + BM25 fused; the others are baselines"
+    )
     top_k: int = Field(default=5, ge=1, le=50)
     reranker: str | None = Field(default=None, description="CrossEncoder name or local path")
     answerer: Literal["extractive", "llm"] = "extractive"

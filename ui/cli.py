@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="子命令 commands", metavar="COMMAND")
     _add_ingest(sub)
     _add_stats(sub)
+    _add_ask(sub)
+    _add_eval(sub)
+    _add_serve(sub)
     return parser
 
 
@@ -93,6 +96,111 @@ def _add_stats(sub: Any) -> None:
         sub, "stats", "索引统计：文档、片段、维度×路径分布 / index statistics", run_stats
     )
     cmd.add_argument("--json", action="store_true", help="以 JSON 输出 / print JSON")
+
+
+def _add_ask(sub: Any) -> None:
+    cmd = _command(
+        sub, "ask", "提问并给出带出处的回答 / ask a question, get a cited answer", run_ask
+    )
+    cmd.add_argument("question", nargs="?", help="问题 / the question")
+    cmd.add_argument(
+        "--dimension", help="维度过滤：技术/业务/管理（或 technology/business/management）"
+    )
+    cmd.add_argument("--path", help="路径过滤：如 数字治理驱动（或 governance）")
+    cmd.add_argument(
+        "--doc", help="只在某个文档中检索（标题、文件名或 doc_id）/ restrict to one document"
+    )
+    cmd.add_argument(
+        "--top-k", type=int, default=None, help="检索片段数（默认 5）/ passages to retrieve"
+    )
+    cmd.add_argument(
+        "--batch",
+        type=Path,
+        metavar="FILE",
+        help='JSONL 批量提问：每行 {"id", "question", "dimension"?, "path"?}',
+    )
+    cmd.add_argument("--json", action="store_true", help="输出 JSON（批量时每行一个）/ JSON output")
+
+
+def _add_eval(sub: Any) -> None:
+    cmd = _command(
+        sub, "eval", "评测：忠实度、引用、检索与拒答 / run the evaluation suite", run_eval
+    )
+    cmd.add_argument(
+        "--dataset", type=Path, default=None, help="数据集 JSONL（默认 eval/dataset.jsonl）"
+    )
+    cmd.add_argument(
+        "--report", type=Path, default=None, help="报告输出目录（report.json / report.html）"
+    )
+    cmd.add_argument(
+        "--configs",
+        default="full,bm25,dense,vanilla",
+        help="对比的配置，逗号分隔 / pipeline variants (default: full,bm25,dense,vanilla)",
+    )
+    cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="与 eval/baseline.json 比较，退化时退出码非 0 / regression gate",
+    )
+    cmd.add_argument("--update-baseline", action="store_true", help="用本次 full 结果更新基线")
+    cmd.add_argument("--judge", action="store_true", help="用 LLM 评判忠实度（需 CITYQA_LLM_*）")
+    cmd.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+
+
+def _add_serve(sub: Any) -> None:
+    cmd = _command(sub, "serve", "启动网页界面（Gradio）/ start the web UI", run_serve)
+    cmd.add_argument("--host", default="127.0.0.1", help="监听地址（默认仅本机 127.0.0.1）")
+    cmd.add_argument("--port", type=int, default=7860, help="端口（默认 7860）")
+    cmd.add_argument("--auth", help="登录账号 USER:PASS")
+    cmd.add_argument("--auth-file", type=Path, help="账号文件，每行 USER:PASS")
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from rag import Assistant
+    from ui.console import print_answer
+
+    if args.batch is None and args.question is None:
+        err_console.print("错误：请提供问题，或用 --batch FILE 批量提问。")
+        return 2
+    if args.batch is not None:
+        from ui.batch import run_batch
+
+        return run_batch(args.batch, args.json, _open_assistant())
+    assistant: Assistant = _open_assistant()
+    answer = assistant.ask(
+        args.question, dimension=args.dimension, path=args.path, doc=args.doc, top_k=args.top_k
+    )
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print_answer(out_console, answer)
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from eval.runner import run_cli
+
+    return run_cli(args)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ui.app import run_cli
+
+    return run_cli(args)
+
+
+def _open_assistant() -> Any:
+    """Open the index, building it from the corpus (with a progress bar) on first use."""
+    from rag import Assistant, Settings
+    from rag.store import index_exists
+    from ui.console import RichIngestProgress
+
+    settings = Settings()
+    if index_exists(settings):
+        return Assistant.open(settings, build_if_missing=False)
+    err_console.print(f"首次使用：正在从 {settings.corpus_dir} 建立索引…")
+    with RichIngestProgress(err_console) as progress:
+        return Assistant.open(settings, progress=progress)
 
 
 def run_ingest(args: argparse.Namespace) -> int:

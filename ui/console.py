@@ -104,3 +104,23 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
         matrix.add_row(dim, *(str(row[p]) for p in paths), str(stats["dimensions"][dim]))
     matrix.add_row("合计", *(str(stats["paths"][p]) for p in paths), str(stats["chunks"]))
     return [summary, matrix]
+
+
+def print_answer(console: Console, answer: Any) -> None:
+    """The answer, then its numbered sources with document, section and page."""
+    console.print(answer.text, highlight=False)
+    if not answer.refused:
+        console.print(f"\n[dim]忠实度 faithfulness {answer.faithfulness:.2f}[/dim]")
+        for check in answer.unsupported:
+            console.print(f"[yellow]未获引文支持：{check.text}（{check.reason}）[/yellow]")
+    if answer.citations:
+        console.print("\n[bold]来源 Sources[/bold]")
+    for c in answer.citations:
+        page = f" · 第 {c.page} 页" if c.page else ""
+        tags = "/".join(c.dimensions + c.paths)
+        console.print(
+            f"[{c.n}] 《{c.doc_title}》 {c.section}{page} · 相关度 {c.score:.2f}"
+            + (f" · {tags}" if tags else ""),
+            highlight=False,
+            markup=False,
+        )
