@@ -61,10 +61,13 @@ def load_file(path: Path) -> LoadedDocument:
 # ----- text decoding and normalisation ---------------------------------------------------
 def decode_text(path: Path, data: bytes) -> str:
     """UTF-8 (with or without BOM), else GB18030 (a superset of GBK), else a detected codec."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+    try:
+        if data.startswith(b"\xef\xbb\xbf"):
+            return data[3:].decode("utf-8", errors="strict")
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
+    except UnicodeDecodeError as exc:  # a BOM, but bytes that do not match it
+        raise LoadError(path, f"文本编码错误（{exc.encoding} 解码失败），请另存为 UTF-8") from exc
     for codec in ("utf-8", "gb18030"):
         try:
             return data.decode(codec)
@@ -99,7 +102,7 @@ def normalize_text(text: str) -> str:
 
 
 # ----- Markdown / plain text --------------------------------------------------------------
-_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---(?:\n|\Z)", re.DOTALL)
 
 
 def _load_markdown(path: Path, text: str) -> LoadedDocument:
