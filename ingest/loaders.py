@@ -278,7 +278,8 @@ def _load_html(path: Path, html: str) -> LoadedDocument:
         tag.decompose()
     parts: list[str] = []
     for el in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre"]):
-        text = el.get_text(" ", strip=True)
+        raw = el.get_text()  # no separator: inline tags (<a>, <b>) must not add spaces
+        text = raw.strip() if el.name == "pre" else re.sub(r"\s+", " ", raw).strip()
         if not text or el.find_parent(["p", "li", "td"]) is not None:
             continue
         if el.name and el.name[0] == "h":

@@ -153,6 +153,22 @@ class Assistant:
         filters = self.filters(dimension, path, doc)
         return self.retriever.search(question, filters, self._top_k(top_k))
 
+    def passages(
+        self,
+        *,
+        dimension: str | None = None,
+        path: str | None = None,
+        doc: str | None = None,
+        limit: int = 50,
+    ) -> list[Passage]:
+        """Stored passages carrying the given tags, in document order (for browsing)."""
+        chosen = self.filters(dimension, path, doc)
+        records = [c for c in self.store.chunks().values() if chosen.accepts(c.metadata)]
+        records.sort(
+            key=lambda c: (str(c.metadata.get("source", "")), c.metadata.get("char_start", 0))
+        )
+        return [Passage(c.id, c.text, c.metadata) for c in records[:limit]]
+
     def filters(
         self, dimension: str | None = None, path: str | None = None, doc: str | None = None
     ) -> ChunkFilter:
