@@ -72,7 +72,11 @@ class Assistant:
 
             llm_answerer = LLMAnswerer(build_llm(settings))
         self.pipeline = QAPipeline(
-            self.retriever, embed_model, llm_answerer=llm_answerer, strict=settings.strict
+            self.retriever,
+            embed_model,
+            llm_answerer=llm_answerer,
+            strict=settings.strict,
+            taxonomy=taxonomy,
         )
 
     @classmethod

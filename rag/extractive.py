@@ -9,6 +9,7 @@ Answer units end at 。！？ or a paragraph end, never at ；, so "一是…；
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ _ENUM_INTRO = re.compile(
 EMBED_WEIGHT = 0.6
 MAX_UNITS = 3
 CLOSE_TO_BEST = 0.85
+OFF_FOCUS_DAMPING = 0.7
 MAX_ANSWER_CHARS = 700
 
 
@@ -80,7 +82,10 @@ class ExtractiveAnswerer:
         query_embedding: list[float],
         passages: list[Passage],
         weights: dict[str, float],
+        focus: Sequence[str] = (),
     ) -> list[Unit]:
+        """Score every unit; units missing a taxonomy term the question names ("管理维度")
+        are damped, so "那管理维度呢？" is not answered with the technology dimension."""
         query = np.asarray(query_embedding, dtype=np.float32)
         scored: list[Unit] = []
         for p_index, passage in enumerate(passages):
@@ -90,6 +95,8 @@ class ExtractiveAnswerer:
                 # The section heading is the sentence's context ("3.3 数据要素驱动路径").
                 lexical = coverage(weights, f"{passage.section}\n{text}")
                 score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
+                if any(term not in f"{passage.section}\n{text}" for term in focus):
+                    score *= OFF_FOCUS_DAMPING
                 scored.append(Unit(text, p_index, position, score))
         return scored
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rag.taxonomy import Taxonomy
+from rag.taxonomy import Taxonomy, label_forms
 
 _WHAT_ABOUT = re.compile(
     r"^(?:那么?|那个|还有|另外|然后)?\s*(?P<topic>.+?)\s*(?:呢|怎么样|又如何|如何呢)[？?。!！]*$"
@@ -59,7 +59,7 @@ def last_user_question(history: Sequence[Any]) -> str:
 def previous_topic(question: str, taxonomy: Taxonomy) -> str:
     """The previous question's topic: a taxonomy label it names, else its subject phrase."""
     for label in taxonomy.all_labels:
-        for name in _label_forms(label.name, label.kind):
+        for name in label_forms(label):
             if name in question:
                 return name
     match = _SUBJECT_END.search(question)
@@ -70,10 +70,11 @@ def previous_topic(question: str, taxonomy: Taxonomy) -> str:
 def _swap_topic(previous: str, topic: str, taxonomy: Taxonomy) -> str:
     new_label = _find_label(topic, taxonomy)
     if new_label is not None:
+        new_forms = label_forms(new_label)
         for label in taxonomy.labels(new_label.kind):
-            for name in _label_forms(label.name, label.kind):
-                if name in previous:
-                    return previous.replace(name, topic, 1)
+            for i, name in enumerate(label_forms(label)):
+                if name in previous:  # keep the previous wording's form: "…驱动路径" stays whole
+                    return previous.replace(name, new_forms[i], 1)
     old = previous_topic(previous, taxonomy)
     if old and old in previous and old != previous.strip(" ？?。"):
         return previous.replace(old, topic, 1)
@@ -82,17 +83,10 @@ def _swap_topic(previous: str, topic: str, taxonomy: Taxonomy) -> str:
 
 def _find_label(text: str, taxonomy: Taxonomy) -> Any:
     for label in taxonomy.all_labels:
-        if any(name in text for name in _label_forms(label.name, label.kind)):
+        if any(name in text for name in label_forms(label)):
             return label
     return None
 
 
 def _mentions_label(text: str, taxonomy: Taxonomy) -> bool:
     return _find_label(text, taxonomy) is not None
-
-
-def _label_forms(name: str, kind: str) -> list[str]:
-    """Longest first: "数字治理驱动路径", "数字治理驱动", "数字治理" / "技术维度"."""
-    if kind == "path":
-        return [f"{name}路径", name, name.removesuffix("驱动")]
-    return [f"{name}维度"]

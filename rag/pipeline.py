@@ -18,6 +18,7 @@ from rag.outline import outline_lines, outline_passages
 from rag.query import QueryAnalyzer, idf_weights, missing_specific, quantity_focus
 from rag.refusal import Evidence, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
+from rag.taxonomy import Taxonomy
 from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
 from rag.verify import MARKER, CitationVerifier, faithfulness
 
@@ -39,6 +40,7 @@ class QAPipeline:
         *,
         llm_answerer: Any | None = None,
         strict: bool = False,
+        taxonomy: Taxonomy | None = None,
     ) -> None:
         self.retriever = retriever
         self.embed_model = embed_model
@@ -47,6 +49,7 @@ class QAPipeline:
         self.verifier = CitationVerifier(embed_model, self.analyzer)
         self.llm_answerer = llm_answerer
         self.strict = strict
+        self.taxonomy = taxonomy
         self._corpus_key: int | None = None
         self._corpus_text = ""
         self._chunk_texts: list[str] = []
@@ -73,7 +76,8 @@ class QAPipeline:
             terms.content, self._texts(), self.analyzer.tokenizer.general_informativeness
         )
         candidates = passages[:ANSWER_PASSAGES]
-        units = self.extractive.score_units(query_embedding, candidates, weights)
+        focus = self.taxonomy.mentions(query) if self.taxonomy is not None else []
+        units = self.extractive.score_units(query_embedding, candidates, weights, focus)
         evidence = assess(
             passages,
             weights,

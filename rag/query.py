@@ -18,8 +18,8 @@ from rag.lexical import ChineseTokenizer
 
 # Parts of speech (jieba/ICTCLAS) of proper names; "eng" is a Latin-script token.
 _SPECIFIC_POS = ("ns", "nr", "nrt", "nrfg", "nt", "nz", "eng")
-# Nouns carry a question's topic; verbs ("涵盖", "经历") are mostly paraphrase and are left out.
-_CONTENT_POS = ("n", "vn", "eng", "i", "l", "j", "b", "x")
+# Nouns and verbs; paraphrase verbs the corpus never uses ("涵盖") are damped in idf_weights.
+_CONTENT_POS = ("n", "v", "eng", "i", "l", "j", "b", "x")
 _QUESTION_WORD_TEXT = """
     什么 哪些 哪个 哪里 哪 几 几个 多少 如何 怎么 怎样 为什么 为何 是否 吗 呢 请问 介绍 说明
     简述 概括 主要 具体 内容 情况 分别 有 是 的 了 呢 吧 哪几 那 那么 它 其 这 该 此 关于 请

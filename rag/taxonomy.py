@@ -76,9 +76,27 @@ class Taxonomy:
         valid = "、".join(f"{lb.name}({lb.alias})" for lb in self.labels(kind))
         raise InvalidInputError(f"未知的{_KIND_ZH[kind]} '{value}'。可选值：{valid}")
 
+    def mentions(self, text: str) -> list[str]:
+        """Label forms named in a text ("管理维度", "数字治理驱动路径"), longest form per label."""
+        found = []
+        for label in self.all_labels:
+            for form in label_forms(label):
+                if form in text:
+                    found.append(form)
+                    break
+        return found
+
     def names(self, kind: Kind, metadata: dict) -> list[str]:
         """The Chinese names of the labels set on a chunk's metadata."""
         return [lb.name for lb in self.labels(kind) if metadata.get(lb.meta_key)]
+
+
+def label_forms(label: Label) -> list[str]:
+    """How texts name a label, longest first: "数字治理驱动路径", "数字治理驱动", "数字治理";
+    a dimension only as "技术维度" (the bare "技术" is too common a word)."""
+    if label.kind == "path":
+        return [f"{label.name}路径", label.name, label.name.removesuffix("驱动")]
+    return [f"{label.name}维度"]
 
 
 def _short_name(label: Label) -> str:

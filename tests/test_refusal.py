@@ -1,0 +1,41 @@
+"""Refusal calibration: no answerable question refused, every unanswerable one refused.
+
+``tests/data/calibration.jsonl`` holds planner-style questions written for this purpose (the
+eval set in ``eval/`` is separate). Answerable items also list key points one of which the
+answer must contain.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ITEMS = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "data" / "calibration.jsonl")
+    .read_text("utf-8")
+    .splitlines()
+    if line.strip()
+]
+
+
+def test_calibration_set_is_balanced() -> None:
+    answerable = [i for i in ITEMS if i["answerable"]]
+    assert len(answerable) >= 30 and len(ITEMS) - len(answerable) >= 20
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=[i["id"] for i in ITEMS])
+def test_refusal_decision(corpus_index, item: dict) -> None:
+    answer = corpus_index.assistant.ask(item["question"])
+    assert answer.refused is not item["answerable"], answer.text
+
+
+def test_key_point_coverage(corpus_index) -> None:
+    answerable = [i for i in ITEMS if i["answerable"]]
+    hits = sum(
+        any(k in corpus_index.assistant.ask(i["question"]).text for k in i["key_points"])
+        for i in answerable
+    )
+    assert hits / len(answerable) >= 0.85
