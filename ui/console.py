@@ -95,11 +95,11 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
     ):
         summary.add_row(label, str(stats[key]))
     matrix = Table(title="维度 × 路径 片段数 (dimension x path chunk counts)")
-    matrix.add_column("维度 \\ 路径")
+    matrix.add_column("维度", no_wrap=True)
     paths = list(stats["paths"])
-    for p in paths:
-        matrix.add_column(p, justify="right")
-    matrix.add_column("合计", justify="right")
+    for p in paths:  # "数字治理驱动" -> "数字治理" keeps the table within 80 columns
+        matrix.add_column(p.removesuffix("驱动"), justify="right", no_wrap=True)
+    matrix.add_column("合计", justify="right", no_wrap=True)
     for dim, row in stats["matrix"].items():
         matrix.add_row(dim, *(str(row[p]) for p in paths), str(stats["dimensions"][dim]))
     matrix.add_row("合计", *(str(stats["paths"][p]) for p in paths), str(stats["chunks"]))
