@@ -110,11 +110,7 @@ class Assistant:
         id: str | None = None,  # mirrors the JSON schema's "id"
     ) -> Answer:
         """Answer with verified citations, or refuse when the documents do not support it."""
-        answer: Answer | None = None
-        for event in self._events(question, dimension, path, doc, top_k, history):
-            if event.kind == "answer":
-                answer = event.answer
-        assert answer is not None
+        answer = self.pipeline.run(*self._prepare(question, dimension, path, doc, top_k, history))
         answer.id = id
         return answer
 
@@ -141,7 +137,9 @@ class Assistant:
         top_k: int | None = None,
     ) -> Iterator[StreamEvent]:
         """Deltas, then one final event carrying the verified ``Answer`` (for the UI)."""
-        yield from self._events(question, dimension, path, doc, top_k, history)
+        yield from self.pipeline.events(
+            *self._prepare(question, dimension, path, doc, top_k, history)
+        )
 
     def retrieve(
         self,
@@ -183,7 +181,7 @@ class Assistant:
             doc_ids=frozenset([self._resolve_doc(doc)]) if _given(doc) else None,
         )
 
-    def _events(
+    def _prepare(
         self,
         question: str,
         dimension: str | None,
@@ -191,11 +189,12 @@ class Assistant:
         doc: str | None,
         top_k: int | None,
         history: Sequence[Any] | None,
-    ) -> Iterator[StreamEvent]:
+    ) -> tuple[str, str, ChunkFilter, int]:
+        """Validated (question, standalone query, filters, top_k) for the pipeline."""
         question = validate_question(question)
         filters = self.filters(dimension, path, doc)
         query = standalone_question(history, question, self.taxonomy) if history else question
-        yield from self.pipeline.events(question, query, filters, self._top_k(top_k))
+        return question, query, filters, self._top_k(top_k)
 
     def _top_k(self, top_k: int | None) -> int:
         if top_k is None:

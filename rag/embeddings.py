@@ -23,7 +23,28 @@ ST_PREFIX = "st:"
 BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
 
 
-class UseM3Embedding(BaseEmbedding):
+class _EncoderEmbedding(BaseEmbedding):
+    """Shared llama-index plumbing: subclasses implement ``_encode`` (and may prefix queries)."""
+
+    query_instruction: str = ""
+
+    def _encode(self, texts: list[str]) -> list[Embedding]:
+        raise NotImplementedError
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._encode([self.query_instruction + query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._encode([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self._encode(texts)
+
+
+class UseM3Embedding(_EncoderEmbedding):
     """USE multilingual v3 (512-d, L2-normalised) via the bundled numpy implementation."""
 
     threads: int = 1
@@ -49,23 +70,10 @@ class UseM3Embedding(BaseEmbedding):
     def _encode(self, texts: list[str]) -> list[Embedding]:
         return [vector.tolist() for vector in self._model.encode(texts)]
 
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self._encode([query])[0]
 
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> Embedding:
-        return self._encode([text])[0]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._encode(texts)
-
-
-class SentenceTransformerEmbedding(BaseEmbedding):
+class SentenceTransformerEmbedding(_EncoderEmbedding):
     """A sentence-transformers model; adds the bge-zh query instruction where it applies."""
 
-    query_instruction: str = ""
     _model: Any = PrivateAttr(default=None)
 
     def __init__(
@@ -95,18 +103,6 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     def _encode(self, texts: list[str]) -> list[Embedding]:
         vectors = self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
         return [vector.tolist() for vector in vectors]
-
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self._encode([self.query_instruction + query])[0]
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> Embedding:
-        return self._encode([text])[0]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._encode(texts)
 
 
 def _is_bge_zh(model: str) -> bool:
