@@ -15,7 +15,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.extractive import LEAD_IN, ExtractiveAnswerer
 from rag.outline import outline_lines, outline_passages
-from rag.query import QueryAnalyzer, idf_weights, missing_specific, quantity_focus
+from rag.query import QueryAnalyzer, missing_specific, quantity_focus
 from rag.refusal import Evidence, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
 from rag.taxonomy import Taxonomy
@@ -50,9 +50,6 @@ class QAPipeline:
         self.llm_answerer = llm_answerer
         self.strict = strict
         self.taxonomy = taxonomy
-        self._corpus_key: int | None = None
-        self._corpus_text = ""
-        self._chunk_texts: list[str] = []
 
     # ----- public --------------------------------------------------------------------
     def run(self, question: str, query: str, filters: ChunkFilter, top_k: int) -> Answer:
@@ -69,19 +66,17 @@ class QAPipeline:
         """Text deltas while answering, then the verified ``Answer``."""
         started = time.perf_counter()
         query_embedding = self.embed_model.get_query_embedding(query)
-        passages = self.retriever.search(query, filters, top_k, query_embedding)
-        retrieved = time.perf_counter()
         terms = self.analyzer.terms(query)
-        weights = idf_weights(
-            terms.content, self._texts(), self.analyzer.tokenizer.general_informativeness
-        )
+        weights = self.retriever.term_weights(terms.content)
+        passages = self.retriever.search(query, filters, top_k, query_embedding, weights)
+        retrieved = time.perf_counter()
         candidates = passages[:ANSWER_PASSAGES]
         focus = self.taxonomy.mentions(query) if self.taxonomy is not None else []
         units = self.extractive.score_units(query_embedding, candidates, weights, focus)
         evidence = assess(
             passages,
             weights,
-            missing_specific(terms, self._corpus()),
+            missing_specific(terms, self.retriever.store.corpus_text()),
             max((u.score for u in units), default=0.0),
             quantity_focus(query, terms),
         )
@@ -182,22 +177,3 @@ class QAPipeline:
             answerer=answerer,
             refusal_reason=evidence.reason,
         )
-
-    # ----- corpus caches -------------------------------------------------------------
-    def _texts(self) -> list[str]:
-        self._refresh()
-        return self._chunk_texts
-
-    def _corpus(self) -> str:
-        self._refresh()
-        return self._corpus_text
-
-    def _refresh(self) -> None:
-        store = self.retriever.store
-        if store.version != self._corpus_key:
-            chunks = store.chunks()
-            self._chunk_texts = [c.text for c in chunks.values()]
-            titles = {str(c.metadata.get("doc_title", "")) for c in chunks.values()}
-            sections = {str(c.metadata.get("section", "")) for c in chunks.values()}
-            self._corpus_text = "\n".join([*self._chunk_texts, *titles, *sections])
-            self._corpus_key = store.version

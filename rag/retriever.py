@@ -4,7 +4,7 @@ optionally re-ranked by a cross-encoder, and de-duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,7 @@ class HybridRetriever(BaseRetriever):
         filters: ChunkFilter | None = None,
         top_k: int | None = None,
         query_embedding: list[float] | None = None,
+        weights: dict[str, float] | None = None,
     ) -> list[Passage]:
         filters = filters or ChunkFilter()
         top_k = top_k or self.top_k
@@ -121,7 +122,9 @@ class HybridRetriever(BaseRetriever):
             for cid in ranked
             if cid in chunks
         ]
-        self._score(query, passages, chunks)
+        if weights is None:
+            weights = self.term_weights(self.analyzer.terms(query).content)
+        _score(passages, weights)
         if self.mode == "hybrid":
             passages = rank_by_relevance(passages)
         if self.reranker is not None and passages:
@@ -155,14 +158,15 @@ class HybridRetriever(BaseRetriever):
         query = np.asarray(embedding, dtype=np.float32)
         return {cid: float(np.dot(vec, query)) for cid, vec in vectors.items()}
 
-    def _score(self, query: str, passages: list[Passage], chunks: dict[str, ChunkRecord]) -> None:
-        terms = self.analyzer.terms(query).content
-        weights = idf_weights(
-            terms, [c.text for c in chunks.values()], self.tokenizer.general_informativeness
-        )
-        for p in passages:
-            p.coverage = coverage(weights, f"{p.section}\n{p.text}")
-            p.score = DENSE_WEIGHT * max(p.dense, 0.0) + (1 - DENSE_WEIGHT) * p.coverage
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+        """IDF weights of the question's content terms over the stored chunks."""
+        return idf_weights(terms, self.store.texts(), self.tokenizer.general_informativeness)
+
+
+def _score(passages: list[Passage], weights: dict[str, float]) -> None:
+    for p in passages:
+        p.coverage = coverage(weights, f"{p.section}\n{p.text}")
+        p.score = DENSE_WEIGHT * max(p.dense, 0.0) + (1 - DENSE_WEIGHT) * p.coverage
 
 
 def rank_by_relevance(passages: list[Passage]) -> list[Passage]:

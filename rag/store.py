@@ -113,6 +113,7 @@ class IndexStore:
         self.catalog = Catalog(settings.index_dir / "catalog.json")
         self._bm25_dir = settings.index_dir / "bm25"
         self._chunks: dict[str, ChunkRecord] | None = None
+        self._texts: tuple[list[str], str] | None = None
         self._bm25: BM25Index | None = None
         self.version = 0  # bumped on every write, so readers can refresh their caches
 
@@ -205,8 +206,26 @@ class IndexStore:
             for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
+    def texts(self) -> list[str]:
+        """The text of every chunk (for document frequencies), cached with the chunks."""
+        return self._text_cache()[0]
+
+    def corpus_text(self) -> str:
+        """All chunk texts, titles and headings in one string: "does the corpus say X?"."""
+        return self._text_cache()[1]
+
+    def _text_cache(self) -> tuple[list[str], str]:
+        if self._texts is None:
+            chunks = self.chunks().values()
+            texts = [c.text for c in chunks]
+            titles = {str(c.metadata.get("doc_title", "")) for c in chunks}
+            sections = {str(c.metadata.get("section", "")) for c in chunks}
+            self._texts = (texts, "\n".join([*texts, *titles, *sections]))
+        return self._texts
+
     def _invalidate(self) -> None:
         self._chunks = None
+        self._texts = None
         self.version += 1
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
