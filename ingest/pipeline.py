@@ -106,6 +106,11 @@ class IngestReport:
 class SourceFile:
     path: Path
     source: str  # path relative to the corpus root (or the scanned folder), POSIX style
+    key: str = ""  # identity when ``source`` is only a file name (a file named on its own)
+
+    @property
+    def doc_id(self) -> str:
+        return doc_id_for(self.key or self.source)
 
 
 def discover(paths: Iterable[Path], settings: Settings) -> tuple[list[SourceFile], list[str]]:
@@ -127,8 +132,12 @@ def discover(paths: Iterable[Path], settings: Settings) -> tuple[list[SourceFile
                 sf = SourceFile(path, source_name(path, root, settings))
                 found[sf.source] = sf
         else:  # a named file is always attempted, so a bad one gets its error reported
-            sf = SourceFile(root, source_name(root, None, settings))
-            found[sf.source] = sf
+            source = source_name(root, None, settings)
+            # Outside the corpus and home only the name is shown; the full path keeps two
+            # different "通知.pdf" apart.
+            key = root.as_posix() if source == root.name else ""
+            sf = SourceFile(root, source, key)
+            found[sf.key or sf.source] = sf
     return list(found.values()), skipped
 
 
@@ -213,7 +222,7 @@ class Indexer:
     def _ingest_one(self, sf: SourceFile, progress: IngestProgress) -> FileOutcome:
         started = time.perf_counter()
         progress.file_started(sf.source)
-        doc_id = doc_id_for(sf.source)
+        doc_id = sf.doc_id
         try:
             content_hash = hashlib.sha256(sf.path.read_bytes()).hexdigest()
         except OSError as exc:
@@ -231,6 +240,9 @@ class Indexer:
         except LoadError as exc:
             return self._finish(progress, FileOutcome(sf.source, "failed", error=exc.reason))
         nodes = self._chunk(loaded, doc_id, sf.source)
+        if not nodes:
+            reason = "只有标题、没有可入库的正文"
+            return self._finish(progress, FileOutcome(sf.source, "failed", error=reason))
         self._embed_and_tag(nodes, progress)
         record = DocRecord(
             doc_id=doc_id,

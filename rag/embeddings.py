@@ -98,7 +98,13 @@ class SentenceTransformerEmbedding(_EncoderEmbedding):
 
     @property
     def dimension(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension())
+        model = self._model
+        # sentence-transformers >= 6 renamed the method; keep older releases working.
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(getter())
 
     def _encode(self, texts: list[str]) -> list[Embedding]:
         vectors = self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False)

@@ -1,0 +1,141 @@
+"""Embedders: the bundled use-m3, a sentence-transformers model, and switching between them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_text
+
+from rag.assistant import Assistant
+from rag.embeddings import (
+    BGE_ZH_QUERY_INSTRUCTION,
+    SentenceTransformerEmbedding,
+    UseM3Embedding,
+    build_embedder,
+)
+from rag.errors import ConfigError, EmbedderMismatchError
+from rag.store import reset_index
+from ui.cli import main
+
+DOC = """# 甲市数字化转型方案
+
+## 一、总体要求
+
+为加快推进城市全域数字化转型，特制定本方案。坚持统筹规划、分步实施。
+
+## 二、主要任务
+
+建设城市大脑中枢系统，实现一网统管。推进数据要素市场化配置，推动数据开放共享。
+"""
+
+
+def _cos(a, b) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+# ----- use-m3 ---------------------------------------------------------------------------------
+def test_use_m3_vectors(embedder: UseM3Embedding) -> None:
+    assert embedder.model_name == "use-m3" and embedder.dimension == 512
+    topic = embedder.get_text_embedding("城市数字化转型的六大主导路径")
+    near = embedder.get_query_embedding("城市数字化转型有哪些路径？")
+    far = embedder.get_query_embedding("今天中午吃什么好呢？")
+    assert len(topic) == 512
+    assert abs(float(np.linalg.norm(topic)) - 1.0) < 1e-3
+    assert _cos(topic, near) > _cos(topic, far) + 0.1
+    batch = embedder.get_text_embedding_batch(["城市数字化转型的六大主导路径", "数字底座"])
+    assert np.allclose(batch[0], topic, atol=1e-5)
+
+
+def test_build_embedder_use_m3(tmp_path: Path, settings_for) -> None:
+    built = build_embedder(settings_for(tmp_path, embed_batch_size=7))
+    assert isinstance(built, UseM3Embedding)
+    assert built.model_name == "use-m3" and built.embed_batch_size == 7
+
+
+@pytest.mark.parametrize("spec", ["bogus", "st:", "USE-M3 please"])
+def test_unknown_embedder_is_a_config_error(tmp_path: Path, settings_for, spec: str) -> None:
+    with pytest.raises(ConfigError, match="use-m3"):
+        build_embedder(settings_for(tmp_path, embedder=spec))
+
+
+# ----- sentence-transformers --------------------------------------------------------------------
+@pytest.mark.slow
+def test_missing_st_model_is_a_config_error(tmp_path: Path, settings_for) -> None:
+    settings = settings_for(tmp_path / "home", embedder="st:/nonexistent/model")
+    with pytest.raises(ConfigError) as info:
+        build_embedder(settings)
+    assert "/nonexistent/model" in str(info.value) and "本地路径" in str(info.value)
+    with pytest.raises(ConfigError):
+        Assistant.open(settings, build_if_missing=False)
+    assert not (settings.index_dir / "catalog.json").exists()
+
+
+@pytest.mark.slow
+def test_st_embedder_vectors_and_bge_instruction(tiny_st_model: Path) -> None:
+    model = SentenceTransformerEmbedding(str(tiny_st_model))
+    assert model.model_name == f"st:{tiny_st_model}"
+    assert model.dimension == 32
+    assert model.query_instruction == BGE_ZH_QUERY_INSTRUCTION  # the folder is "...bge-zh"
+    text = model.get_text_embedding("城市数字化转型")
+    assert len(text) == 32 and abs(float(np.linalg.norm(text)) - 1.0) < 1e-4
+    query = model.get_query_embedding("城市数字化转型")
+    assert np.allclose(query, model.get_text_embedding(BGE_ZH_QUERY_INSTRUCTION + "城市数字化转型"))
+    assert not np.allclose(query, text)
+
+
+@pytest.mark.slow
+def test_switching_embedder_needs_a_rebuild(
+    tmp_path: Path, tiny_st_model: Path, settings_for, open_assistant
+) -> None:
+    home = tmp_path / "home"
+    st_settings = settings_for(home, embedder=f"st:{tiny_st_model}")
+    m3_settings = settings_for(home)
+    write_text(st_settings.corpus_dir / "a.md", DOC)
+
+    st = open_assistant(st_settings)
+    assert isinstance(st.embed_model, SentenceTransformerEmbedding)
+    report = st.ingest([st_settings.corpus_dir])
+    assert report.count("ingested") == 1 and report.embedder == f"st:{tiny_st_model}"
+    ids = sorted(st.store.chunks())
+    assert len(ids) >= 2
+    assert {v.shape for v in st.store.embeddings(ids).values()} == {(32,)}
+    assert st.stats()["embedder"] == f"st:{tiny_st_model}"
+
+    with pytest.raises(EmbedderMismatchError) as info:
+        open_assistant(m3_settings)
+    message = str(info.value)
+    assert "cityqa ingest --rebuild" in message
+    assert f"st:{tiny_st_model}" in message and "use-m3" in message
+    assert len(st.store.chunks()) == len(ids)  # the refusal touched nothing
+
+    reset_index(m3_settings)
+    m3 = open_assistant(m3_settings)
+    assert m3.store.chunks() == {} and m3.documents() == []
+    report = m3.ingest([m3_settings.corpus_dir])
+    assert report.count("ingested") == 1 and report.embedder == "use-m3"
+    new_ids = sorted(m3.store.chunks())
+    assert {v.shape for v in m3.store.embeddings(new_ids).values()} == {(512,)}
+    assert set(m3.store.bm25(m3.tokenizer).ids) == set(new_ids)
+
+
+@pytest.mark.slow
+def test_cli_refuses_mismatch_then_rebuilds(
+    tmp_path: Path, tiny_st_model: Path, monkeypatch, capsys, share_embedder
+) -> None:
+    corpus = write_text(tmp_path / "corpus" / "a.md", DOC).parent
+    monkeypatch.setenv("CITYQA_HOME", str(tmp_path / "home"))
+    assert main(["ingest", "--json", str(corpus)]) == 0  # use-m3
+    capsys.readouterr()
+
+    monkeypatch.setenv("CITYQA_EMBEDDER", f"st:{tiny_st_model}")
+    assert main(["ingest", "--json", str(corpus)]) == 2
+    captured = capsys.readouterr()
+    assert "--rebuild" in captured.err and captured.out == ""
+
+    assert main(["ingest", "--rebuild", "--json", str(corpus)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ingested"] == 1 and summary["embedder"] == f"st:{tiny_st_model}"

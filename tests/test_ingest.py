@@ -1,0 +1,407 @@
+"""Ingestion into real Chroma + BM25: metadata, idempotence, incremental updates, pruning,
+crash recovery and the ``cityqa ingest`` / ``cityqa stats`` commands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS_DIR, PAPER, PAPER_TITLE, outcomes_by_source, write_text
+from llama_index.core.schema import TextNode
+
+from ingest.loaders import load_file
+from rag.catalog import Catalog, DocRecord
+from rag.errors import InvalidInputError
+from rag.store import IndexStore, doc_id_for
+from ui.cli import main
+
+DOC_A = """# 甲市数字化转型方案
+
+## 一、总体要求
+
+为加快推进城市全域数字化转型，特制定本方案。坚持统筹规划、分步实施。
+
+## 二、主要任务
+
+建设城市大脑中枢系统，实现一网统管。推进政务服务一网通办，提升群众满意度。
+"""
+
+DOC_B = """# 乙市数据要素方案
+
+## 一、数据流通
+
+建立公共数据授权运营机制，推动数据开放共享。培育数据交易市场，激活数据要素价值。
+
+## 二、数字底座
+
+推进千兆光网和5G网络建设，适度超前布局算力设施。
+"""
+
+DOC_C = """# 丙市数字生活方案
+
+## 一、智慧社区
+
+建设智慧社区和智慧养老服务，提升人民群众获得感和幸福感。
+"""
+
+REQUIRED_METADATA = (
+    "doc_id",
+    "doc_title",
+    "source",
+    "file_type",
+    "section",
+    "section_top",
+    "char_start",
+    "char_end",
+    "content_hash",
+    "chunk_index",
+    "dimensions",
+    "paths",
+    "tag_scores",
+)
+
+
+def ids_of(assistant, source: str) -> set[str]:
+    return {cid for cid, c in assistant.store.chunks().items() if c.metadata["source"] == source}
+
+
+def assert_consistent(assistant) -> set[str]:
+    """Chroma ids == catalog 'done' chunk ids == BM25 ids, with nothing pending."""
+    store = assistant.store
+    chroma = set(store.chunks())
+    assert chroma == store.catalog.done_chunk_ids()
+    assert [d for d in store.catalog.docs.values() if d.status != "done"] == []
+    bm25_ids = store.bm25(assistant.tokenizer).ids
+    assert len(bm25_ids) == len(set(bm25_ids)) == len(chroma)
+    assert set(bm25_ids) == chroma
+    return chroma
+
+
+@pytest.fixture
+def two_file_corpus(tmp_path: Path, settings_for):
+    settings = settings_for(tmp_path / "home")
+    write_text(settings.corpus_dir / "a.md", DOC_A)
+    write_text(settings.corpus_dir / "b.md", DOC_B)
+    return settings
+
+
+# ----- the bundled corpus ----------------------------------------------------------------------
+def test_corpus_report(corpus_index) -> None:
+    summary = corpus_index.report.to_dict()
+    assert summary["ingested"] >= 1 and summary["failed"] == 0 and summary["changed"] is True
+    assert summary["embedder"] == "use-m3"
+    assert "policies/README.md" in summary["skipped"] and "taxonomy.yaml" in summary["skipped"]
+    assert summary["chunks"] == len(corpus_index.assistant.store.chunks()) >= 25
+    [doc] = [d for d in corpus_index.assistant.documents() if d.source == PAPER.name]
+    assert (doc.title, doc.source, doc.file_type) == (PAPER_TITLE, PAPER.name, "md")
+    assert doc.chunks >= 25 and doc.pages is None
+    assert summary["documents"] == len(corpus_index.assistant.documents())
+
+
+def test_corpus_chunk_metadata(paper_chunks) -> None:
+    text = load_file(PAPER).text
+    assert len(paper_chunks) >= 25
+    for chunk in paper_chunks:
+        meta = chunk.metadata
+        missing = [k for k in REQUIRED_METADATA if k not in meta]
+        assert not missing, missing
+        assert meta["doc_id"] == doc_id_for(PAPER.name) and meta["doc_title"] == PAPER_TITLE
+        assert chunk.text == text[meta["char_start"] : meta["char_end"]]
+        assert meta["content_hash"] == hashlib.sha1(chunk.text.encode()).hexdigest()
+        assert "page" not in meta  # only PDFs have pages
+    assert [c.metadata["chunk_index"] for c in paper_chunks] == list(range(len(paper_chunks)))
+
+
+def test_corpus_indexes_agree(corpus_index) -> None:
+    assert_consistent(corpus_index.assistant)
+
+
+def test_stored_vectors_are_normalised_use_m3(corpus_index) -> None:
+    ids = sorted(corpus_index.assistant.store.chunks())[:5]
+    vectors = corpus_index.assistant.store.embeddings(ids)
+    assert set(vectors) == set(ids)
+    for vector in vectors.values():
+        assert vector.shape == (512,)
+        assert abs(float((vector**2).sum()) - 1.0) < 1e-3
+
+
+# ----- idempotence and incremental updates ----------------------------------------------------
+def test_ingest_twice_is_a_no_op(two_file_corpus, open_assistant) -> None:
+    assistant = open_assistant(two_file_corpus)
+    first = assistant.ingest([two_file_corpus.corpus_dir])
+    assert first.count("ingested") == 2 and first.changed
+    ids = assert_consistent(assistant)
+    assert len(ids) >= 4
+
+    second = assistant.ingest([two_file_corpus.corpus_dir])
+    assert second.changed is False and second.to_dict()["changed"] is False
+    assert second.count("unchanged") == 2 and second.count("ingested") == 0
+    assert second.chunks == first.chunks == len(ids)
+    assert set(assistant.store.chunks()) == ids
+
+    reopened = open_assistant(two_file_corpus)  # state comes back from disk
+    third = reopened.ingest([two_file_corpus.corpus_dir])
+    assert third.changed is False and set(reopened.store.chunks()) == ids
+
+
+def test_editing_one_file_replaces_only_its_chunks(two_file_corpus, open_assistant) -> None:
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    a_before, b_before = ids_of(assistant, "a.md"), ids_of(assistant, "b.md")
+
+    edited = DOC_A.replace("推进政务服务一网通办", "推进政务服务“一网通办”和“高效办成一件事”")
+    write_text(two_file_corpus.corpus_dir / "a.md", edited)
+    report = assistant.ingest([two_file_corpus.corpus_dir])
+    out = outcomes_by_source(report)
+    assert (out["a.md"].status, out["b.md"].status) == ("ingested", "unchanged")
+    assert report.changed
+
+    a_after, b_after = ids_of(assistant, "a.md"), ids_of(assistant, "b.md")
+    assert b_after == b_before
+    assert a_after != a_before
+    texts = [c.text for c in assistant.store.chunks().values()]
+    assert any("高效办成一件事" in t for t in texts)
+    assert not any("推进政务服务一网通办" in t for t in texts)
+    assert_consistent(assistant)
+
+
+def test_prune_removes_deleted_files_only_when_asked(two_file_corpus, open_assistant) -> None:
+    corpus = two_file_corpus.corpus_dir
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([corpus])
+    b_ids = ids_of(assistant, "b.md")
+    assert b_ids
+    (corpus / "b.md").unlink()
+
+    kept = assistant.ingest([corpus])
+    assert kept.count("pruned") == 0 and not kept.changed
+    assert ids_of(assistant, "b.md") == b_ids
+    assert b_ids <= set(assistant.store.bm25(assistant.tokenizer).ids)
+
+    pruned = assistant.ingest([corpus], prune=True)
+    out = outcomes_by_source(pruned)
+    assert out["b.md"].status == "pruned" and out["b.md"].chunks == len(b_ids)
+    assert pruned.changed and pruned.documents == 1
+    for view in (assistant, open_assistant(two_file_corpus)):
+        assert not b_ids & set(view.store.chunks())
+        assert not b_ids & set(view.store.bm25(view.tokenizer).ids)
+        assert doc_id_for("b.md") not in view.store.catalog.docs
+        assert ids_of(view, "a.md")
+        assert_consistent(view)
+
+
+def test_prune_leaves_files_outside_the_scanned_folder(
+    tmp_path: Path, settings_for, open_assistant
+) -> None:
+    settings = settings_for(tmp_path / "home")
+    write_text(settings.corpus_dir / "one" / "a.md", DOC_A)
+    write_text(settings.corpus_dir / "two" / "b.md", DOC_B)
+    assistant = open_assistant(settings)
+    assistant.ingest([settings.corpus_dir])
+    (settings.corpus_dir / "two" / "b.md").unlink()
+    report = assistant.ingest([settings.corpus_dir / "one"], prune=True)
+    assert report.count("pruned") == 0  # two/ was not scanned, so its files are not judged
+    assert ids_of(assistant, "two/b.md")
+
+
+def test_prune_keeps_existing_files_that_a_scan_skips(two_file_corpus, open_assistant) -> None:
+    corpus = two_file_corpus.corpus_dir
+    readme = write_text(corpus / "README.md", "## 说明\n\n本目录存放政策文件。\n")
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([corpus, readme])  # a README is only ingested when named
+    assert ids_of(assistant, "README.md")
+    report = assistant.ingest([corpus], prune=True)
+    assert report.count("pruned") == 0 and "README.md" in report.skipped
+    assert ids_of(assistant, "README.md")
+
+
+def test_changed_chunk_settings_reingest_everything(
+    two_file_corpus, settings_for, open_assistant
+) -> None:
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    smaller = settings_for(
+        two_file_corpus.home, two_file_corpus.corpus_dir, chunk_min_chars=20, chunk_max_chars=60
+    )
+    report = open_assistant(smaller).ingest([smaller.corpus_dir])
+    assert report.count("ingested") == 2 and report.count("unchanged") == 0
+
+
+def test_delete_document(two_file_corpus, open_assistant) -> None:
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    a_ids = ids_of(assistant, "a.md")
+    assistant.delete_document(doc_id_for("a.md"))
+    assert not a_ids & set(assistant.store.chunks())
+    assert not a_ids & set(assistant.store.bm25(assistant.tokenizer).ids)
+    assert [d.source for d in assistant.documents()] == ["b.md"]
+    assert_consistent(assistant)
+    with pytest.raises(InvalidInputError):
+        assistant.delete_document("no-such-doc")
+
+
+# ----- crash safety ---------------------------------------------------------------------------
+class Crash(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("owner", "method"),
+    [(IndexStore, "commit"), (Catalog, "mark_done"), (IndexStore, "rebuild_bm25")],
+)
+def test_interrupted_ingest_recovers_without_duplicates_or_orphans(
+    tmp_path: Path, two_file_corpus, settings_for, open_assistant, monkeypatch, owner, method
+) -> None:
+    corpus = two_file_corpus.corpus_dir
+    open_assistant(two_file_corpus).ingest([corpus])
+
+    # Next run: b.md is edited and c.md is new; the process dies after their chunks were
+    # written to Chroma but before the run was committed.
+    write_text(corpus / "b.md", DOC_B.replace("适度超前布局算力设施", "建设智能计算中心"))
+    write_text(corpus / "c.md", DOC_C)
+
+    def crash(*args, **kwargs):
+        raise Crash("simulated crash")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(owner, method, crash)
+        with pytest.raises(Crash):
+            open_assistant(two_file_corpus).ingest([corpus])
+
+    # The crash really left an inconsistent state behind.
+    catalog = Catalog(two_file_corpus.index_dir / "catalog.json")
+    assert {d.source for d in catalog.docs.values() if d.status == "pending"} == {"b.md", "c.md"}
+    crashed = open_assistant(two_file_corpus)
+    assert set(crashed.store.chunks()) != crashed.store.catalog.done_chunk_ids()
+
+    # A fresh process completes the job.
+    recovered = open_assistant(two_file_corpus)
+    report = recovered.ingest([corpus])
+    out = outcomes_by_source(report)
+    assert out["b.md"].status == "ingested" and out["c.md"].status == "ingested"
+    assert out["a.md"].status == "unchanged"
+    assert report.recovered_orphans > 0 and report.changed
+    ids = assert_consistent(recovered)
+    assert len(ids) == report.chunks
+
+    clean = open_assistant(settings_for(tmp_path / "clean-home", corpus))
+    clean.ingest([corpus])
+    assert ids == set(clean.store.chunks())
+    assert len(recovered.store.chunks()) == len(clean.store.chunks())
+    for cid, chunk in clean.store.chunks().items():
+        assert recovered.store.chunks()[cid].text == chunk.text
+
+
+def test_pending_entry_and_stray_chunks_are_cleaned_up(two_file_corpus, open_assistant) -> None:
+    corpus = two_file_corpus.corpus_dir
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([corpus])
+    good = assert_consistent(assistant)
+
+    # What a run killed inside write_document leaves: a pending entry and its chunks.
+    vector = assistant.embed_model.get_text_embedding("幽灵片段")
+    ghosts = [
+        TextNode(
+            id_=f"ghost-{i}",
+            text=f"幽灵片段{i}。",
+            metadata={"doc_id": "ghost", "source": "ghost.md", "section": ""},
+            embedding=vector,
+        )
+        for i in range(3)
+    ]
+    record = DocRecord(
+        doc_id="ghost",
+        source="ghost.md",
+        path=str(corpus / "ghost.md"),
+        title="ghost",
+        content_hash="0" * 64,
+        file_type="md",
+    )
+    assistant.store.write_document(record, ghosts)
+    assert {f"ghost-{i}" for i in range(3)} <= set(assistant.store.chunks())
+
+    recovered = open_assistant(two_file_corpus)
+    report = recovered.ingest([corpus])
+    assert report.recovered_orphans == 3 and report.changed
+    assert report.count("unchanged") == 2
+    assert assert_consistent(recovered) == good
+    assert "ghost" not in recovered.store.catalog.docs
+
+
+def test_missing_bm25_index_is_rebuilt(two_file_corpus, open_assistant) -> None:
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    ids = set(assistant.store.chunks())
+    shutil.rmtree(two_file_corpus.index_dir / "bm25")
+    reopened = open_assistant(two_file_corpus)
+    assert set(reopened.store.bm25(reopened.tokenizer).ids) == ids
+    report = open_assistant(two_file_corpus).ingest([two_file_corpus.corpus_dir])
+    assert report.count("unchanged") == 2
+    assert (two_file_corpus.index_dir / "bm25" / "ids.json").is_file()
+
+
+# ----- CLI ------------------------------------------------------------------------------------
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch, share_embedder) -> Path:
+    """The CLI builds Settings() from the environment: point CITYQA_HOME at a tmp dir."""
+    home = tmp_path / "cli-home"
+    monkeypatch.setenv("CITYQA_HOME", str(home))
+    return home
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, dict]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    lines = [line for line in captured.out.splitlines() if line.strip()]
+    assert len(lines) == 1, captured.out
+    return code, json.loads(lines[0])
+
+
+def test_cli_ingest_and_stats_json(cli_home: Path, capsys) -> None:
+    code, first = run_cli(capsys, "ingest", "--json", str(CORPUS_DIR))
+    assert code == 0
+    assert first["ingested"] >= 1 and first["unchanged"] == 0 and first["failed"] == 0
+    assert first["chunks"] >= 25 and first["changed"] is True
+    assert (cli_home / "index" / "catalog.json").is_file()  # written where CITYQA_HOME says
+
+    code, second = run_cli(capsys, "ingest", "--json", str(CORPUS_DIR))
+    assert code == 0
+    assert second["changed"] is False and second["ingested"] == 0
+    assert second["unchanged"] == first["ingested"]
+    assert second["chunks"] == first["chunks"]
+
+    code, stats = run_cli(capsys, "stats", "--json")
+    assert code == 0
+    assert stats["documents"] >= 1 and stats["chunks"] >= 25
+    assert stats["embedder"] == "use-m3"
+    assert set(stats["dimensions"]) == {"技术", "业务", "管理"}
+    assert len(stats["paths"]) == 6
+    assert all(n > 0 for n in stats["dimensions"].values()), stats["dimensions"]
+    assert all(n > 0 for n in stats["paths"].values()), stats["paths"]
+
+
+def test_cli_ingest_exit_code_reports_failures(cli_home: Path, tmp_path: Path, capsys) -> None:
+    bad = write_text(tmp_path / "empty.md", "")
+    code, summary = run_cli(capsys, "ingest", "--json", str(bad))
+    assert code == 1 and summary["failed"] == 1
+    assert summary["files"][0]["error"] == "文件为空"
+
+
+def test_cli_config_error_is_a_message(cli_home: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CITYQA_EMBEDDER", "no-such-embedder")
+    assert main(["stats", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "no-such-embedder" in captured.err and captured.out == ""
+
+
+def test_cli_help_lists_commands(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "ingest" in out and "stats" in out
+    assert main([]) == 0  # no command: help, exit 0
+    assert "ingest" in capsys.readouterr().out
