@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -33,6 +33,8 @@ EMBED_WEIGHT = 0.6
 MAX_UNITS = 3
 CLOSE_TO_BEST = 0.85
 OFF_FOCUS_DAMPING = 0.7
+SIBLING_ITEM_SCORE = 0.75  # another item this close to the best one: the list is the answer
+REDUNDANT_SIMILARITY = 0.75  # cosine above which a sentence restates one already chosen
 MAX_ANSWER_CHARS = 700
 
 
@@ -42,6 +44,13 @@ class Unit:
     passage: int  # index into the passages list
     position: int  # order within its passage
     score: float = 0.0
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # (doc, section): an enumeration may continue in the next chunk of the same section
+    group: tuple[str, str] = ("", "")
+    order: tuple[int, int] = (0, 0)  # (chunk start, position): reading order across chunks
+
+    def __hash__(self) -> int:
+        return hash((self.passage, self.position))
 
 
 def split_units(text: str) -> list[str]:
@@ -91,13 +100,15 @@ class ExtractiveAnswerer:
         for p_index, passage in enumerate(passages):
             texts, vectors = self.units(passage)
             sims = vectors @ query if len(texts) else np.zeros(0)
-            for position, (text, sim) in enumerate(zip(texts, sims, strict=True)):
+            for position, (text, sim, vec) in enumerate(zip(texts, sims, vectors, strict=True)):
                 # The section heading is the sentence's context ("3.3 数据要素驱动路径").
                 lexical = coverage(weights, f"{passage.section}\n{text}")
                 score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
                 if any(term not in f"{passage.section}\n{text}" for term in focus):
                     score *= OFF_FOCUS_DAMPING
-                scored.append(Unit(text, p_index, position, score))
+                group = (passage.doc_id, passage.section)
+                order = (int(passage.metadata.get("char_start", 0)), position)
+                scored.append(Unit(text, p_index, position, score, vec, group, order))
         return scored
 
     def select(self, question: str, units: list[Unit]) -> list[Unit]:
@@ -110,14 +121,56 @@ class ExtractiveAnswerer:
             return []
         ranked = sorted(units, key=lambda u: (-u.score, u.passage, u.position))
         best = ranked[0]
-        close = [u for u in ranked[:MAX_UNITS] if u.score >= best.score * CLOSE_TO_BEST]
-        if is_list_question(question):
-            for unit in close:
-                enumeration = _enumeration(unit, units) if _in_enumeration(unit) else []
-                if len(enumeration) > 1:
-                    return _dedupe_and_budget(enumeration)
+        close = _non_redundant([u for u in ranked if u.score >= best.score * CLOSE_TO_BEST])
         chosen = close
-        return _dedupe_and_budget(sorted(chosen, key=lambda u: (u.passage, u.position)))
+        if is_list_question(question):
+            enumeration = _relevant_enumeration(best, units)
+            if enumeration:
+                chosen = [best, *enumeration]
+        return _dedupe_and_budget(_reading_order(chosen))
+
+
+def _reading_order(units: list[Unit]) -> list[Unit]:
+    """Sections in the order of their best passage; within a section, document order."""
+    rank: dict[tuple[str, str], int] = {}
+    for unit in units:
+        rank[unit.group] = min(rank.get(unit.group, unit.passage), unit.passage)
+    return sorted(units, key=lambda u: (rank[u.group], u.order))
+
+
+def _non_redundant(ranked: list[Unit]) -> list[Unit]:
+    """Up to MAX_UNITS units, skipping any that mostly restates a better one (MMR-style)."""
+    chosen: list[Unit] = []
+    for unit in ranked:
+        if len(chosen) >= MAX_UNITS:
+            break
+        if unit.vector is not None and any(
+            c.vector is not None and float(unit.vector @ c.vector) > REDUNDANT_SIMILARITY
+            for c in chosen
+        ):
+            continue
+        chosen.append(unit)
+    return chosen
+
+
+def _relevant_enumeration(best: Unit, units: list[Unit]) -> list[Unit]:
+    """The enumeration a list question should get whole, or [].
+
+    * the best sentence leads into the list ("三大维度分别是…", "…等问题。" then "一是…"):
+      the items of its own section;
+    * the best sentence is itself an item: the list only if another item also answers the
+      question (scores close to it), otherwise the other items are about something else.
+    """
+    enumeration = _enumeration(best, units)
+    items = [u for u in enumeration if _ITEM_START.match(u.text)]
+    if len(items) < 2:
+        return []
+    if not _ITEM_START.match(best.text):
+        return enumeration
+    others = [u for u in items if u is not best and u.text != best.text]
+    if any(u.score >= best.score * SIBLING_ITEM_SCORE for u in others):
+        return enumeration
+    return []
 
 
 def _in_enumeration(unit: Unit) -> bool:
@@ -125,16 +178,21 @@ def _in_enumeration(unit: Unit) -> bool:
 
 
 def _enumeration(unit: Unit, units: list[Unit]) -> list[Unit]:
-    """The intro and all items of the enumeration ``unit`` belongs to, in its passage."""
-    siblings = sorted((u for u in units if u.passage == unit.passage), key=lambda u: u.position)
-    start = end = unit.position
-    while end + 1 < len(siblings) and _ITEM_START.match(siblings[end + 1].text):
-        end += 1
-    while start > 0 and _ITEM_START.match(siblings[start].text):
-        start -= 1
-    if not _in_enumeration(siblings[start]):
-        start += 1
-    return siblings[start : end + 1]
+    """The intro and every item ("一是…", "二是…") of the passage ``unit`` belongs to.
+
+    Items need not be adjacent: in "一是技术维度… 城市数字底座包含… 二是业务维度…" the
+    explanations between items are left out and the items kept."""
+    siblings = sorted((u for u in units if u.group == unit.group), key=lambda u: u.order)
+    items = [u for u in siblings if _ITEM_START.match(u.text)]
+    if not items:
+        return [unit]
+    first = siblings.index(items[0])
+    intro = (
+        siblings[first - 1 : first]
+        if first and _ENUM_INTRO.search(siblings[first - 1].text)
+        else []
+    )
+    return intro + items
 
 
 def _dedupe_and_budget(units: list[Unit]) -> list[Unit]:
