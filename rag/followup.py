@@ -5,6 +5,8 @@
   subject phrase);
 * "它包括哪些环节？" after "业务维度是什么？" -> "业务维度包括哪些环节？"
   (a pronoun is replaced by the previous topic);
+* "第三阶段呢？" after "第一阶段有什么特点？" -> "第三阶段有什么特点？" and "那“3”呢？" after
+  "“6”指什么？" -> "“3”指什么？" (a parallel item of the same shape is replaced);
 * anything else that looks elliptical is retrieved together with the previous question.
 """
 
@@ -23,9 +25,13 @@ _PRONOUN = re.compile(
     r"^(?:那么?|那)?(?:它们|它|其|该路径|该维度|这个|这些|这一|这|该|此|上述|前者|后者)"
 )
 _SUBJECT_END = re.compile(
-    r"(?:包括|包含|是指|是什么|是|有哪些|有什么|有|指|的|主要|如何|怎么|为什么|分为|由)"
+    r"(?:包括|包含|是指|是什么|是|有哪些|有什么|有|指|的|主要|如何|怎么|为什么|分为|由|在|对"
+    r"|从|做了|先后|已经|目前|如何|怎样|采取|开展|推进|通过|提出|发布)"
 )
+_ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+([\u4e00-\u9fff]{1,3})")
+_QUOTED = re.compile(r"[“\"「]([^”\"」]{1,20})[”\"」]")
 _SHORT = 12
+_MAX_SUBJECT = 10
 
 
 def standalone_question(history: Sequence[Any], message: str, taxonomy: Taxonomy) -> str:
@@ -41,7 +47,7 @@ def standalone_question(history: Sequence[Any], message: str, taxonomy: Taxonomy
     if pronoun:
         return previous_topic(previous, taxonomy) + message[pronoun.end() :]
     if len(message) <= _SHORT and not _mentions_label(message, taxonomy):
-        return f"{previous} {message}"
+        return f"{previous.rstrip('？?。')}，{message}"
     return message
 
 
@@ -57,17 +63,38 @@ def last_user_question(history: Sequence[Any]) -> str:
 
 
 def previous_topic(question: str, taxonomy: Taxonomy) -> str:
-    """The previous question's topic: a taxonomy label it names, else its subject phrase."""
+    """The previous question's topic: its subject phrase ("上海", "业务维度"), else a taxonomy
+    label it names, else the whole question."""
+    match = _SUBJECT_END.search(question)
+    if match and 0 < match.start() <= _MAX_SUBJECT:
+        return question[: match.start()].strip(" ？?。")
     for label in taxonomy.all_labels:
         for name in label_forms(label):
             if name in question:
                 return name
-    match = _SUBJECT_END.search(question)
-    subject = question[: match.start()] if match and match.start() > 0 else question
-    return subject.strip(" ？?。")
+    return question.strip(" ？?。")
+
+
+def _parallel_item(previous: str, topic: str) -> str | None:
+    """The previous question with its item of the same shape as ``topic`` replaced."""
+    ordinal = _ORDINAL.fullmatch(topic)
+    if ordinal:
+        same = re.search(r"第[一二三四五六七八九十\d]+" + re.escape(ordinal.group(1)), previous)
+        if same:
+            return previous[: same.start()] + topic + previous[same.end() :]
+    quoted = _QUOTED.fullmatch(topic)
+    if quoted:
+        spans = list(_QUOTED.finditer(previous))
+        if spans:  # the quoted item closest in length: "“3”" replaces "“6”", not "“6123”"
+            best = min(spans, key=lambda m: abs(len(m.group(1)) - len(quoted.group(1))))
+            return previous[: best.start()] + topic + previous[best.end() :]
+    return None
 
 
 def _swap_topic(previous: str, topic: str, taxonomy: Taxonomy) -> str:
+    parallel = _parallel_item(previous, topic)
+    if parallel is not None:
+        return parallel
     new_label = _find_label(topic, taxonomy)
     if new_label is not None:
         new_forms = label_forms(new_label)
@@ -78,7 +105,7 @@ def _swap_topic(previous: str, topic: str, taxonomy: Taxonomy) -> str:
     old = previous_topic(previous, taxonomy)
     if old and old in previous and old != previous.strip(" ？?。"):
         return previous.replace(old, topic, 1)
-    return f"{topic} {previous}"
+    return f"{topic}，{previous}"
 
 
 def _find_label(text: str, taxonomy: Taxonomy) -> Any:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from rag.answer_type import missing_types
 from rag.extractive import LEAD_IN, ExtractiveAnswerer
 from rag.outline import outline_lines, outline_passages
 from rag.query import QueryAnalyzer, missing_specific, quantity_focus
@@ -95,7 +96,14 @@ class QAPipeline:
             answer = self._from_llm(question, "".join(pieces).strip(), candidates, passages)
         else:
             chosen = self.extractive.select(query, units)
-            answer = self._compose(question, chosen, candidates)
+            missing = missing_types(
+                query, "".join(u.text for u in chosen), self.analyzer.tokenizer.pos_cut
+            )
+            if missing:
+                reason = f"资料中没有给出问题所问的{'、'.join(missing)}"
+                answer = self._refusal(question, passages, Evidence(True, reason))
+            else:
+                answer = self._compose(question, chosen, candidates)
             yield StreamEvent("delta", answer.text)
         done = time.perf_counter()
         answer.timings_ms = {

@@ -30,10 +30,12 @@ _INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎)")
 # -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.
 COMMON_WORD_INFO = 8.0
 RARE_WORD_INFO = 12.0
-# Questions that ask for a quantity, a date or a rank need the measured thing in the passages.
-_QUANTITY_QUESTION = re.compile(
-    r"多少|多大|多长|多高|第几|哪一年|哪年|何时|什么时候|规模|比例|金额|排名"
-)
+# Questions that ask for a quantity or a rank need the measured thing in the passages (dates
+# and other answer types are checked on the answer itself, see rag/answer_type.py).
+_QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比例|金额|排名")
+_CLAUSE = re.compile(r"[^？?。！!；;，,]+")
+_ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
+_SELF_REFERENCES = ("我", "咱", "本", "该", "这", "那", "各", "城市", "政府", "论文", "文章")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
 _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市"})
@@ -43,6 +45,7 @@ _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "�
 class QueryTerms:
     content: tuple[str, ...]  # words that carry the question's meaning
     specific: tuple[str, ...]  # names, numbers, English tokens and 《titles》
+    subject: str = ""  # a short leading actor ("字节跳动" in "字节跳动为…提供了什么")
 
 
 class QueryAnalyzer:
@@ -64,15 +67,30 @@ class QueryAnalyzer:
                 specific.append(word)
             if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number):
                 content.append(word)
-        return QueryTerms(tuple(dict.fromkeys(content)), tuple(dict.fromkeys(specific)))
+        return QueryTerms(
+            tuple(dict.fromkeys(content)), tuple(dict.fromkeys(specific)), self._subject(question)
+        )
+
+    def _subject(self, question: str) -> str:
+        """The actor before a verb-introducing preposition ("X为/在/对/向…"), if short."""
+        match = _ACTOR.match(question.strip())
+        if not match or match.group(1).startswith(_SELF_REFERENCES):
+            return ""
+        return match.group(1)
 
 
 def quantity_focus(question: str, terms: QueryTerms) -> str | None:
     """The measured thing of a quantity question: Y in "X的Y是多少？" (interrogative at the
     end), or in "有多少Y…" (the first content term after the interrogative)."""
-    match = _QUANTITY_QUESTION.search(question)
-    if not match:
+    clause = next(
+        (c.group(0) for c in _CLAUSE.finditer(question) if _QUANTITY_QUESTION.search(c.group(0))),
+        None,
+    )
+    if clause is None:
         return None
+    question = clause  # "有多少个？统计截至什么时候？": only the clause that asks the number
+    match = _QUANTITY_QUESTION.search(question)
+    assert match is not None
     after = [(question.find(t, match.end()), t) for t in terms.content]
     after = [(pos, t) for pos, t in after if pos >= 0]
     if after and question[match.end() :].strip(" ？?。"):
@@ -84,7 +102,14 @@ def quantity_focus(question: str, terms: QueryTerms) -> str | None:
 
 def missing_specific(terms: QueryTerms, corpus_text: str) -> list[str]:
     """Specific terms absent from the corpus (an abbreviation of a present name is present)."""
-    return [t for t in terms.specific if not _occurs(t, corpus_text)]
+    missing = [t for t in terms.specific if not _occurs(t, corpus_text)]
+    if terms.subject and not any(_occurs(w, corpus_text) for w in _bigrams(terms.subject)):
+        missing.append(terms.subject)  # "字节跳动为…": a name jieba does not know
+    return missing
+
+
+def _bigrams(text: str) -> list[str]:
+    return [text[i : i + 2] for i in range(len(text) - 1)] or [text]
 
 
 def _occurs(term: str, text: str) -> bool:

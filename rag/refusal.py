@@ -13,7 +13,7 @@ from rag.query import coverage
 from rag.types import REFUSAL_TEXT, Passage
 
 # Share of the question's IDF-weighted content terms the top passages must contain.
-MIN_COVERAGE = 0.5
+MIN_COVERAGE = 0.35
 # Relevance (cosine blended with term coverage) of the best passage.
 MIN_TOP_SCORE = 0.3
 # Score of the best answer sentence (embedding similarity blended with term overlap).

@@ -169,26 +169,33 @@ class IndexStore:
 
     # ----- reading -------------------------------------------------------------------
     def chunks(self) -> dict[str, ChunkRecord]:
-        """Every stored chunk, cached until the next write."""
-        if self._chunks is None:
+        """Every stored chunk, cached until the next write.
+
+        Returns the local mapping rather than re-reading the attribute, so a concurrent write
+        (which resets the cache) can never make a reader see ``None``.
+        """
+        chunks = self._chunks
+        if chunks is None:
             got = self.collection.get(include=["documents", "metadatas"])
-            self._chunks = {
+            chunks = {
                 cid: ChunkRecord(cid, text or "", _public_metadata(meta))
                 for cid, text, meta in zip(
                     got["ids"], got["documents"], got["metadatas"], strict=True
                 )
             }
-        return self._chunks
+            self._chunks = chunks
+        return chunks
 
     def bm25(self, tokenizer: ChineseTokenizer) -> BM25Index:
-        if self._bm25 is None:
-            loaded = BM25Index.load(self._bm25_dir)
-            if loaded is None or set(loaded.ids) != set(self.chunks()):
+        index = self._bm25
+        if index is None:
+            index = BM25Index.load(self._bm25_dir)
+            if index is None or set(index.ids) != set(self.chunks()):
                 self.rebuild_bm25(tokenizer)
-            else:
-                self._bm25 = loaded
-        assert self._bm25 is not None
-        return self._bm25
+                index = self._bm25
+            self._bm25 = index
+        assert index is not None
+        return index
 
     def dense_search(
         self, embedding: list[float], k: int, where: dict | None = None
@@ -215,13 +222,15 @@ class IndexStore:
         return self._text_cache()[1]
 
     def _text_cache(self) -> tuple[list[str], str]:
-        if self._texts is None:
+        cached = self._texts
+        if cached is None:
             chunks = self.chunks().values()
             texts = [c.text for c in chunks]
             titles = {str(c.metadata.get("doc_title", "")) for c in chunks}
             sections = {str(c.metadata.get("section", "")) for c in chunks}
-            self._texts = (texts, "\n".join([*texts, *titles, *sections]))
-        return self._texts
+            cached = (texts, "\n".join([*texts, *titles, *sections]))
+            self._texts = cached
+        return cached
 
     def _invalidate(self) -> None:
         self._chunks = None

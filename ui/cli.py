@@ -184,6 +184,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from rag import Settings
+
+    # Gradio reads its temp dir at import: keep uploads under $CITYQA_HOME, not /tmp/gradio.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(Settings().home / "tmp" / "gradio"))
     from ui.app import run_cli
 
     return run_cli(args)

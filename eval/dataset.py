@@ -1,0 +1,246 @@
+"""The evaluation set: load ``eval/dataset.jsonl`` and validate every item loudly.
+
+Each gold span must occur character for character in the corpus text *as the product loads it*
+(``ingest.loaders.load_file``, which also adds the front matter as a "文献信息" section), so a
+typo in a span, or a corpus edit that removes it, fails with the item id and the offending span.
+The schema is documented in ``eval/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.metrics import squeeze as compact
+from ingest.loaders import SUPPORTED_SUFFIXES, load_file
+from rag.errors import CityQAError
+from rag.taxonomy import Taxonomy
+
+EVAL_DIR = Path(__file__).resolve().parent
+DEFAULT_DATASET = EVAL_DIR / "dataset.jsonl"
+TYPES = ("fact", "list", "multi-hop", "paraphrase", "filtered", "follow-up", "unanswerable")
+ROLES = ("user", "assistant")
+_KNOWN_FIELDS = {
+    "id",
+    "type",
+    "question",
+    "history",
+    "dimension",
+    "path",
+    "answerable",
+    "key_points",
+    "gold_evidence",
+    "note",
+}
+
+
+class DatasetError(CityQAError, ValueError):
+    """The evaluation set is malformed; the message names the file, line, item and problem."""
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str
+    type: str
+    question: str
+    answerable: bool
+    key_points: tuple[str, ...] = ()
+    gold_evidence: tuple[str, ...] = ()
+    dimension: str | None = None
+    path: str | None = None
+    history: tuple[dict[str, str], ...] = ()
+    note: str = ""
+
+    @property
+    def filters(self) -> dict[str, str | None]:
+        return {"dimension": self.dimension, "path": self.path}
+
+    def key_point_alternatives(self) -> list[list[str]]:
+        """Each key point as its ``|``-separated alternatives."""
+        return [split_alternatives(k) for k in self.key_points]
+
+
+def split_alternatives(key_point: str) -> list[str]:
+    return [a.strip() for a in key_point.split("|") if a.strip()]
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """The files the product ingests from a folder (supported types, no README, no dot-dirs)."""
+    files = []
+    for path in sorted(p for p in Path(corpus_dir).rglob("*") if p.is_file()):
+        rel = path.relative_to(corpus_dir).parts
+        if any(part.startswith(".") for part in rel):
+            continue
+        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.stem.lower() != "readme":
+            files.append(path)
+    return files
+
+
+def load_corpus_texts(corpus_dir: Path) -> dict[str, str]:
+    """Each corpus file's text exactly as ``ingest.loaders.load_file`` produces it."""
+    texts = {str(p.relative_to(corpus_dir)): load_file(p).text for p in corpus_files(corpus_dir)}
+    if not texts:
+        raise DatasetError(f"语料目录 {corpus_dir} 中没有可入库的文件，无法校验 gold_evidence")
+    return texts
+
+
+def load_dataset(
+    path: Path = DEFAULT_DATASET,
+    corpus_dir: Path | None = None,
+    taxonomy_path: Path | None = None,
+) -> list[EvalItem]:
+    """Parse and validate the JSONL file; raise ``DatasetError`` on the first bad item."""
+    from rag.settings import default_corpus_dir
+
+    corpus_dir = Path(corpus_dir or default_corpus_dir())
+    taxonomy = Taxonomy.load(taxonomy_path or corpus_dir / "taxonomy.yaml")
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DatasetError(f"无法读取评测集 {path}：{exc}") from exc
+    raw: list[tuple[int, dict[str, Any]]] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path.name} 第 {lineno} 行不是合法 JSON：{exc.msg}") from exc
+        if not isinstance(obj, dict):
+            raise DatasetError(f"{path.name} 第 {lineno} 行应为 JSON 对象")
+        raw.append((lineno, obj))
+    if not raw:
+        raise DatasetError(f"评测集 {path} 为空")
+    return validate(raw, load_corpus_texts(corpus_dir), taxonomy, source=path.name)
+
+
+def validate(
+    raw: Iterable[tuple[int, dict[str, Any]]],
+    corpus_texts: dict[str, str],
+    taxonomy: Taxonomy,
+    source: str = "dataset",
+) -> list[EvalItem]:
+    joined = "\n".join(corpus_texts.values())
+    joined_compact = compact(joined)
+    seen: set[str] = set()
+    items = []
+    for lineno, obj in raw:
+        where = f"{source} 第 {lineno} 行"
+        item_id = obj.get("id")
+        if not isinstance(item_id, str) or not item_id.strip():
+            raise DatasetError(f"{where}：缺少 id（非空字符串）")
+        where = f"{where}（id={item_id}）"
+        if item_id in seen:
+            raise DatasetError(f"{where}：id 重复")
+        seen.add(item_id)
+        items.append(_validate_item(obj, where, joined, joined_compact, taxonomy))
+    return items
+
+
+def _fail(where: str, problem: str) -> DatasetError:
+    return DatasetError(f"{where}：{problem}")
+
+
+def _validate_item(
+    obj: dict[str, Any], where: str, corpus: str, corpus_compact: str, taxonomy: Taxonomy
+) -> EvalItem:
+    unknown = sorted(set(obj) - _KNOWN_FIELDS)
+    if unknown:
+        raise _fail(where, f"未知字段 {unknown}（可用字段：{sorted(_KNOWN_FIELDS)}）")
+    for name in ("type", "question", "answerable", "key_points", "gold_evidence"):
+        if name not in obj:
+            raise _fail(where, f"缺少必填字段 {name}")
+    kind, question, answerable = obj["type"], obj["question"], obj["answerable"]
+    if kind not in TYPES:
+        raise _fail(where, f"type 为 {kind!r}，应为 {', '.join(TYPES)} 之一")
+    if not isinstance(question, str) or not question.strip():
+        raise _fail(where, "question 必须是非空字符串")
+    if not isinstance(answerable, bool):
+        raise _fail(where, "answerable 必须是 true 或 false")
+    keys = _string_list(obj["key_points"], "key_points", where)
+    gold = _string_list(obj["gold_evidence"], "gold_evidence", where)
+    if kind == "unanswerable" and answerable:
+        raise _fail(where, "type 为 unanswerable 的题目 answerable 必须为 false")
+    if answerable:
+        if not keys:
+            raise _fail(where, "可回答的题目必须给出至少一个 key_points")
+        if not gold:
+            raise _fail(where, "可回答的题目必须给出至少一段 gold_evidence")
+    elif keys or gold:
+        raise _fail(where, "不可回答的题目不应有 key_points / gold_evidence")
+    for span in gold:
+        if span not in corpus:
+            hint = (
+                "（忽略空白后能找到：请按原文逐字复制空白）"
+                if compact(span) in corpus_compact
+                else ""
+            )
+            raise _fail(where, f"gold_evidence 不在语料原文中：{span!r}{hint}")
+    for key in keys:
+        alternatives = split_alternatives(key)
+        if not alternatives:
+            raise _fail(where, f"key_points 中有空的要点：{key!r}")
+        if not any(compact(a) in corpus_compact for a in alternatives):
+            raise _fail(where, f"key_points 要点 {key!r} 的任何写法都不在语料中")
+    history = _history(obj.get("history"), where)
+    if kind == "follow-up" and not history:
+        raise _fail(where, "follow-up 题目必须给出 history（之前的用户提问）")
+    dimension = _label(obj.get("dimension"), "dimension", where, taxonomy)
+    path = _label(obj.get("path"), "path", where, taxonomy)
+    if kind == "filtered" and not (dimension or path):
+        raise _fail(where, "filtered 题目必须给出 dimension 或 path")
+    note = obj.get("note", "")
+    return EvalItem(
+        id=obj["id"],
+        type=kind,
+        question=question.strip(),
+        answerable=answerable,
+        key_points=tuple(keys),
+        gold_evidence=tuple(gold),
+        dimension=dimension,
+        path=path,
+        history=history,
+        note=str(note),
+    )
+
+
+def _string_list(value: Any, name: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(where, f"{name} 必须是非空字符串组成的列表")
+    return list(value)
+
+
+def _history(value: Any, where: str) -> tuple[dict[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _fail(where, "history 必须是 {role, content} 对象的列表")
+    turns = []
+    for turn in value:
+        if (
+            not isinstance(turn, dict)
+            or turn.get("role") not in ROLES
+            or not isinstance(turn.get("content"), str)
+            or set(turn) - {"role", "content"}
+        ):
+            raise _fail(where, f"history 中的一轮格式不对：{turn!r}（应为 {{role, content}}）")
+        turns.append({"role": turn["role"], "content": turn["content"]})
+    if turns and not any(t["role"] == "user" for t in turns):
+        raise _fail(where, "history 中至少要有一轮 user 提问")
+    return tuple(turns)
+
+
+def _label(value: Any, kind: str, where: str, taxonomy: Taxonomy) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(where, f"{kind} 必须是非空字符串")
+    try:
+        taxonomy.resolve(kind, value)  # type: ignore[arg-type]
+    except CityQAError as exc:
+        raise _fail(where, str(exc)) from exc
+    return value

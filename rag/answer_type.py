@@ -1,0 +1,80 @@
+"""Expected answer types: a question asking "哪一年", "多少", "哪家企业" or "哪个城市" is
+answered only if the answer actually contains a date, a number, an organisation or a place.
+
+Without this check, "杭州城市大脑2.0版本是哪一年发布的？" would be "answered" with the passage about
+Hangzhou's city brain, which never gives the year.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PosCut = Callable[[str], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    name: str  # shown to users in the refusal reason
+    question: re.Pattern[str]
+    answer: re.Pattern[str] | None = None
+    pos: tuple[str, ...] = ()  # or: a word with one of these parts of speech
+
+
+_GENERIC_PLACES = frozenset(
+    {"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市", "城乡"}
+)
+
+ANSWER_TYPES = (
+    AnswerType(
+        "时间",
+        re.compile(r"哪一年|哪年|何年|何时|什么时候|什么时间|哪个时间|哪一天|几月|截至什么"),
+        re.compile(r"\d{4}\s*年|\d{4}\s*[—\-–]\s*\d{4}|\d{1,2}\s*月|\d{4}"),
+    ),
+    AnswerType(
+        "数量",
+        re.compile(r"多少|多大|(?<!哪)几[个家项座条次倍]|规模|比例|金额|数量|排名|第几"),
+        re.compile(r"\d|[一二两三四五六七八九十百千万亿]+[个项类级家座条种层大方面次倍亿元]|[%％]"),
+    ),
+    AnswerType(
+        "机构或单位",
+        re.compile(
+            r"哪家|哪个(?:部门|部委|单位|机构|企业|公司)|哪些(?:部门|单位|机构|企业|公司)"
+            r"|什么(?:机构|部门|单位|企业)|由谁|谁(?:牵头|负责|承建|建设)"
+        ),
+        re.compile(
+            r"[\u4e00-\u9fff]{2,}(?:部|委员会|委|局|研究院|研究所|公司|集团|中心|领导小组"
+            r"|办公室|政府|大学|学院)"
+        ),
+        ("nt",),
+    ),
+    AnswerType(
+        "地点",
+        re.compile(r"哪个城市|哪座城市|哪些城市|哪个地方|哪些地方|哪个省|哪些省|哪里|哪个地区"),
+        None,
+        ("ns",),
+    ),
+)
+
+
+def expected_types(question: str) -> list[AnswerType]:
+    return [t for t in ANSWER_TYPES if t.question.search(question)]
+
+
+def missing_types(question: str, answer: str, pos_cut: PosCut) -> list[str]:
+    """Names of the answer types the question asks for and the answer does not contain."""
+    missing = []
+    for kind in expected_types(question):
+        # What the question itself names ("上海城市运行管理中心") is not an answer to it.
+        found = kind.answer is not None and any(
+            m.group(0) not in question for m in kind.answer.finditer(answer)
+        )
+        if not found and kind.pos:
+            found = any(
+                flag in kind.pos and word not in _GENERIC_PLACES and word not in question
+                for word, flag in pos_cut(answer)
+            )
+        if not found:
+            missing.append(kind.name)
+    return missing

@@ -1,0 +1,195 @@
+"""A real browser (Debian's chromium driven by Playwright) against a live ``build_app`` server.
+
+Set ``UPDATE_DOCS_SCREENSHOT=1`` to also copy the chat screenshot to docs/ for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ui import QUESTION, Server, open_corpus_assistant, start_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot-chat.png"
+TIMEOUT_MS = 30_000
+
+HOSTILE_DOC = (
+    "# 安全测试 <b>粗体</b> 文档\n\n## 说明\n\n"
+    "青岚市安全测试段落包含 <script>window.__xss = 1</script> 和 "
+    '<img src=x onerror="window.__xss = 2"> 两段代码，用于验证界面把资料内容按纯文本显示。\n'
+)
+HOSTILE_QUESTION = "青岚市安全测试段落包含什么代码？"
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def browser_server(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("ui-browser-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRADIO_TEMP_DIR", str(home / "tmp" / "gradio"))
+        assistant = open_corpus_assistant(embedder, home)
+        hostile = assistant.settings.library_dir / "hostile.md"
+        hostile.parent.mkdir(parents=True, exist_ok=True)
+        hostile.write_text(HOSTILE_DOC, encoding="utf-8")
+        assistant.ingest([hostile])
+        server = start_server(assistant)
+        yield server
+        server.demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) "
+            "to run the browser test"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="pip install playwright (the test extra)"
+    )
+    with sync_api.sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, browser_server: Server) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(browser_server.url)
+    page.locator("#cq-question textarea").wait_for()
+    yield page
+    context.close()
+
+
+def ask_in_page(page: Any, question: str) -> None:
+    box = page.locator("#cq-question textarea")
+    box.fill(question)
+    page.locator("#cq-send").click()
+
+
+def bot_text(page: Any, contains: str) -> str:
+    bot = page.locator("#cq-chat .message.bot, #cq-chat [data-testid='bot']").last
+    page.wait_for_function(
+        "([sel, s]) => [...document.querySelectorAll(sel)].some(e => e.innerText.includes(s))",
+        arg=["#cq-chat", contains],
+    )
+    return str(bot.inner_text())
+
+
+def test_chat_answer_sources_and_screenshot(
+    page: Any, browser: Any, browser_server: Server, tmp_path: Path
+) -> None:
+    ask_in_page(page, QUESTION)
+    text = bot_text(page, "忠实度")
+    assert "[1]" in text and "三大维度" in text, text
+    assert "忠实度" in page.locator("#cq-badge").inner_text()
+    sources = page.locator("#cq-sources").inner_text()
+    assert "[1]" in sources and "城市数字化转型总体架构和实践路径研究" in sources
+
+    page.locator("#cq-pick").get_by_text("[1]", exact=True).click()
+    mark = page.locator("#cq-passage mark").first
+    mark.wait_for()
+    assert "三大维度" in page.locator("#cq-passage").inner_text()
+
+    shot = tmp_path / "chat.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+    page.get_by_text("导出本次回答").click()
+    export = page.locator("#cq-export")
+    export.get_by_text("### 来源").wait_for()
+    assert "## 问：" + QUESTION in export.inner_text()
+
+    # Another user (a new browser context) starts with an empty conversation.
+    other = browser.new_context()
+    try:
+        other_page = other.new_page()
+        other_page.goto(browser_server.url)
+        other_page.locator("#cq-question textarea").wait_for()
+        assert "三大维度" not in other_page.locator("#cq-chat").inner_text()
+    finally:
+        other.close()
+
+    # A follow-up in the same session is rewritten with the previous question.
+    ask_in_page(page, "那管理维度呢？")
+    page.wait_for_function("() => document.querySelector('#cq-chat').innerText.includes('按“')")
+    assert "管理" in page.locator("#cq-chat").inner_text()
+
+
+def test_document_markup_is_shown_as_text(page: Any, tmp_path: Path) -> None:
+    ask_in_page(page, HOSTILE_QUESTION)
+    text = bot_text(page, "忠实度")
+    assert "<script>window.__xss = 1</script>" in text, text
+    page.locator("#cq-pick").get_by_text("[1]", exact=True).click()
+    page.locator("#cq-passage mark").first.wait_for()
+    passage = page.locator("#cq-passage").inner_text()
+    assert '<img src=x onerror="window.__xss = 2">' in passage
+    assert "<b>粗体</b>" in page.locator("#cq-sources").inner_text()
+
+    page.get_by_role("tab", name="文档库").click()
+    page.wait_for_function(
+        "() => document.querySelector('#cq-docs').innerText.includes('hostile.md')"
+    )
+    assert re.search(r"安全测试\s*<b>粗体</b>\s*文档", page.locator("#cq-docs").inner_text())
+    assert page.evaluate("() => window.__xss === undefined")
+    page.screenshot(path=str(tmp_path / "library.png"), full_page=True)
+
+
+def test_knowledge_map_cell_lists_passages(page: Any) -> None:
+    page.get_by_role("tab", name="知识地图").click()
+    matrix = page.locator("#cq-matrix")
+    matrix.get_by_text("数字底座驱动", exact=True).wait_for()
+    matrix.locator("[data-testid='cell-0-2']").click()  # row 技术, column 数字底座驱动
+    page.wait_for_function(
+        "(s) => document.querySelector('#cq-cell').innerText.includes(s)",
+        arg="维度：技术 × 路径：数字底座驱动",
+    )
+    cell = page.locator("#cq-cell")
+    assert cell.locator("details").count() >= 1
+    assert "城市数字化转型总体架构和实践路径研究" in cell.inner_text()
+
+
+def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) -> None:
+    doc = tmp_path / "青岚市交通规划.md"
+    doc.write_text("# 青岚市交通规划\n\n青岚市将建设三条智慧公交走廊，覆盖中心城区。\n", "utf-8")
+    page.get_by_role("tab", name="文档库").click()
+    page.locator("#cq-files input[type=file]").set_input_files(str(doc))
+    page.get_by_text("青岚市交通规划.md").first.wait_for()
+    page.locator("#cq-upload").click()
+    page.wait_for_function(
+        "(s) => document.querySelector('#cq-upload-report').innerText.includes(s)",
+        arg="青岚市交通规划.md：已入库",
+    )
+    page.wait_for_function(
+        "(s) => document.querySelector('#cq-docs').innerText.includes(s)",
+        arg="library/青岚市交通规划.md",
+    )
+    library = browser_server.assistant.settings.library_dir
+    assert (library / "青岚市交通规划.md").is_file()
+    page.get_by_role("tab", name="问答").click()
+    ask_in_page(page, "青岚市将建设几条智慧公交走廊？")
+    assert "三条智慧公交走廊" in bot_text(page, "忠实度")
