@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.errors import ConfigError
+from rag.llm import build_llm
 from rag.settings import Settings
 
 CLAIMS_PROMPT = """请把下面的【回答】拆分成若干条独立、完整、只含一个事实的陈述句。
@@ -48,22 +48,7 @@ class Verdict:
 
 def build_judge_llm(settings: Settings) -> Any:
     """An ``OpenAILike`` client from the CITYQA_LLM_* settings, or a clear ``ConfigError``."""
-    if not settings.llm_base_url or not settings.llm_model:
-        raise ConfigError(
-            "--judge 需要一个 OpenAI 兼容的大模型：请设置 CITYQA_LLM_BASE_URL 与 CITYQA_LLM_MODEL"
-            "（以及需要时的 CITYQA_LLM_API_KEY）。确定性指标不需要 --judge。"
-        )
-    from llama_index.llms.openai_like import OpenAILike
-
-    return OpenAILike(
-        model=settings.llm_model,
-        api_base=settings.llm_base_url,
-        api_key=settings.llm_api_key or "not-needed",
-        is_chat_model=True,
-        timeout=settings.llm_timeout,
-        max_retries=1,
-        temperature=0.0,
-    )
+    return build_llm(settings, temperature=0.0, purpose="--judge（确定性指标不需要它）")
 
 
 def parse_json_array(text: str) -> list[Any]:

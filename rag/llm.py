@@ -21,12 +21,14 @@ SYSTEM_PROMPT = f"""你是城市数字化转型领域的资料问答助手，只
 4. 如果资料不足以回答问题，只回答：{REFUSAL_TEXT}"""
 
 
-def build_llm(settings: Settings) -> Any:
+def build_llm(
+    settings: Settings, *, temperature: float = 0.1, purpose: str = "answerer=llm"
+) -> Any:
     """An llama-index OpenAI-compatible LLM from CITYQA_LLM_* settings."""
     if not settings.llm_base_url or not settings.llm_model:
         raise ConfigError(
-            "answerer=llm 需要设置 CITYQA_LLM_BASE_URL 与 CITYQA_LLM_MODEL"
-            "（任何 OpenAI 兼容接口，如 vLLM、Ollama、DeepSeek、Qwen）"
+            f"{purpose} 需要设置 CITYQA_LLM_BASE_URL 与 CITYQA_LLM_MODEL（以及需要时的"
+            " CITYQA_LLM_API_KEY；任何 OpenAI 兼容接口，如 vLLM、Ollama、DeepSeek、Qwen）"
         )
     try:
         from llama_index.llms.openai_like import OpenAILike
@@ -41,7 +43,7 @@ def build_llm(settings: Settings) -> Any:
         is_chat_model=True,
         timeout=settings.llm_timeout,
         max_retries=1,
-        temperature=0.1,
+        temperature=temperature,
     )
 
 
