@@ -55,15 +55,24 @@ class Unit:
 
 def split_units(text: str) -> list[str]:
     """Answer units of a passage: sentences ending at 。！？ or at a paragraph end."""
-    units: list[str] = []
+    return [unit for unit, _ in units_with_leads(text)]
+
+
+def units_with_leads(text: str) -> list[tuple[str, str]]:
+    """Each unit with the first sentence of its paragraph ("" for that sentence itself).
+
+    The lead is context: in "…呈现“6123”总体架构。“2”是指…两大支撑。" the second sentence is about
+    "6123" although it does not repeat it."""
+    pairs: list[tuple[str, str]] = []
     for para in text.split("\n"):
-        pos = 0
+        pieces, pos = [], 0
         for match in _UNIT_END.finditer(para):
-            units.append(para[pos : match.end()].strip())
+            pieces.append(para[pos : match.end()].strip())
             pos = match.end()
-        if para[pos:].strip():
-            units.append(para[pos:].strip())
-    return [u for u in units if u]
+        pieces.append(para[pos:].strip())
+        pieces = [p for p in pieces if p]
+        pairs += [(unit, pieces[0] if i else "") for i, unit in enumerate(pieces)]
+    return pairs
 
 
 def is_list_question(question: str) -> bool:
@@ -75,14 +84,16 @@ class ExtractiveAnswerer:
 
     def __init__(self, embed_model: BaseEmbedding) -> None:
         self.embed_model = embed_model
-        self._cache: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._cache: dict[str, tuple[list[tuple[str, str]], np.ndarray]] = {}
 
-    def units(self, passage: Passage) -> tuple[list[str], np.ndarray]:
+    def units(self, passage: Passage) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """(unit, paragraph lead) pairs of a passage and the units' vectors, cached."""
         cached = self._cache.get(passage.id)
         if cached is None:
-            texts = split_units(passage.text)
+            pairs = units_with_leads(passage.text)
+            texts = [unit for unit, _ in pairs]
             vectors = np.asarray(self.embed_model.get_text_embedding_batch(texts), np.float32)
-            cached = (texts, vectors.reshape(len(texts), -1))
+            cached = (pairs, vectors.reshape(len(texts), -1))
             self._cache[passage.id] = cached
         return cached
 
@@ -98,11 +109,13 @@ class ExtractiveAnswerer:
         query = np.asarray(query_embedding, dtype=np.float32)
         scored: list[Unit] = []
         for p_index, passage in enumerate(passages):
-            texts, vectors = self.units(passage)
-            sims = vectors @ query if len(texts) else np.zeros(0)
-            for position, (text, sim, vec) in enumerate(zip(texts, sims, vectors, strict=True)):
-                # The section heading is the sentence's context ("3.3 数据要素驱动路径").
-                lexical = coverage(weights, f"{passage.section}\n{text}")
+            pairs, vectors = self.units(passage)
+            sims = vectors @ query if len(pairs) else np.zeros(0)
+            for position, ((text, lead), sim, vec) in enumerate(
+                zip(pairs, sims, vectors, strict=True)
+            ):
+                # Heading and paragraph lead are the sentence's context ("3.3 数据要素驱动路径").
+                lexical = coverage(weights, f"{passage.section}\n{lead}\n{text}")
                 score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
                 if any(term not in f"{passage.section}\n{text}" for term in focus):
                     score *= OFF_FOCUS_DAMPING

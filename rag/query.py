@@ -36,6 +36,7 @@ _QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比�
 _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
 _ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
 _SELF_REFERENCES = ("我", "咱", "本", "该", "这", "那", "各", "城市", "政府", "论文", "文章")
+_QUOTED = re.compile(r"[“\"]([^”\"“]{1,12})[”\"]")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
 _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市"})
@@ -67,6 +68,8 @@ class QueryAnalyzer:
                 specific.append(word)
             if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number):
                 content.append(word)
+        # A quoted item ("“6”指什么") points at the sentence that defines it, however short.
+        content += [f"“{m.group(1)}”" for m in _QUOTED.finditer(question)]
         return QueryTerms(
             tuple(dict.fromkeys(content)), tuple(dict.fromkeys(specific)), self._subject(question)
         )
