@@ -9,6 +9,7 @@ from rag.errors import (
     InvalidInputError,
 )
 from rag.settings import Settings
+from rag.store import index_exists, reset_index
 
 __all__ = [
     "Assistant",
@@ -19,4 +20,6 @@ __all__ = [
     "IndexNotFoundError",
     "InvalidInputError",
     "Settings",
+    "index_exists",
+    "reset_index",
 ]

@@ -197,8 +197,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def _open_assistant() -> Any:
     """Open the index, building it from the corpus (with a progress bar) on first use."""
-    from rag import Assistant, Settings
-    from rag.store import index_exists
+    from rag import Assistant, Settings, index_exists
     from ui.console import RichIngestProgress
 
     settings = Settings()
@@ -210,8 +209,7 @@ def _open_assistant() -> Any:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from rag import Assistant, Settings
-    from rag.store import reset_index
+    from rag import Assistant, Settings, reset_index
     from ui.console import RichIngestProgress, ingest_footer, ingest_table
 
     settings = Settings()
