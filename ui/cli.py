@@ -188,8 +188,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from rag import Settings
 
-    # Gradio reads its temp dir at import: keep uploads under $CITYQA_HOME, not /tmp/gradio.
+    # Gradio reads these at import: keep uploads under $CITYQA_HOME (not /tmp/gradio) and never
+    # phone home (analytics, version checks) - many of our users are air-gapped.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(Settings().home / "tmp" / "gradio"))
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ui.app import run_cli
 
     return run_cli(args)
