@@ -58,10 +58,6 @@ class EvalItem:
     def filters(self) -> dict[str, str | None]:
         return {"dimension": self.dimension, "path": self.path}
 
-    def key_point_alternatives(self) -> list[list[str]]:
-        """Each key point as its ``|``-separated alternatives."""
-        return [split_alternatives(k) for k in self.key_points]
-
 
 def split_alternatives(key_point: str) -> list[str]:
     return [a.strip() for a in key_point.split("|") if a.strip()]

@@ -22,10 +22,9 @@ from ingest.chunker import ChineseStructureSplitter
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.tagger import TaxonomyTagger
 from rag.catalog import DocRecord
-from rag.embeddings import build_embedder, embedding_dimension
 from rag.lexical import ChineseTokenizer, build_tokenizer
 from rag.settings import Settings
-from rag.store import IndexStore, doc_id_for, open_store
+from rag.store import IndexStore, doc_id_for
 from rag.taxonomy import Taxonomy
 
 PIPELINE_VERSION = "2"  # bump when loaders, chunking or tagging change
@@ -173,12 +172,6 @@ class Indexer:
         )
         self._tagger: TaxonomyTagger | None = None
         self.pipeline = _pipeline_fingerprint(settings)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Indexer:
-        embed_model = build_embedder(settings)
-        store = open_store(settings, embed_model.model_name, embedding_dimension(embed_model))
-        return cls(settings, embed_model, store, Taxonomy.load(settings.taxonomy_path))
 
     @property
     def tagger(self) -> TaxonomyTagger:

@@ -186,10 +186,6 @@ def _relevant_enumeration(best: Unit, units: list[Unit]) -> list[Unit]:
     return []
 
 
-def _in_enumeration(unit: Unit) -> bool:
-    return bool(_ENUM_INTRO.search(unit.text) or _ITEM_START.match(unit.text))
-
-
 def _enumeration(unit: Unit, units: list[Unit]) -> list[Unit]:
     """The intro and every item ("一是…", "二是…") of the passage ``unit`` belongs to.
 

@@ -115,7 +115,6 @@ class IndexStore:
         self._chunks: dict[str, ChunkRecord] | None = None
         self._texts: tuple[list[str], str] | None = None
         self._bm25: BM25Index | None = None
-        self.version = 0  # bumped on every write, so readers can refresh their caches
 
     @property
     def embedder_id(self) -> str:
@@ -235,7 +234,6 @@ class IndexStore:
     def _invalidate(self) -> None:
         self._chunks = None
         self._texts = None
-        self.version += 1
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the given chunks (L2-normalised, as they were added)."""

@@ -33,10 +33,6 @@ class Label:
         """The boolean metadata key that marks a chunk with this label."""
         return _KEY_PREFIX[self.kind] + self.alias
 
-    @property
-    def score_key(self) -> str:
-        return "score_" + self.meta_key
-
 
 @dataclass(frozen=True)
 class Taxonomy:

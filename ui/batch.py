@@ -14,7 +14,8 @@ from typing import Any
 from rag.errors import CityQAError
 
 
-def run_batch(path: Path, as_json: bool, assistant: Any) -> int:
+def run_batch(path: Path, assistant: Any) -> int:
+    """Always JSON Lines: one object per input line, in order."""
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

@@ -165,7 +165,7 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.batch is not None:
         from ui.batch import run_batch
 
-        return run_batch(args.batch, args.json, _open_assistant())
+        return run_batch(args.batch, _open_assistant())
     assistant: Assistant = _open_assistant()
     answer = assistant.ask(
         args.question, dimension=args.dimension, path=args.path, doc=args.doc, top_k=args.top_k
