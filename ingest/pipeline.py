@@ -22,12 +22,15 @@ from ingest.chunker import ChineseStructureSplitter
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.tagger import TaxonomyTagger
 from rag.catalog import DocRecord
+from rag.extractive import split_units
 from rag.lexical import ChineseTokenizer, build_tokenizer
 from rag.settings import Settings
-from rag.store import IndexStore, doc_id_for
+from rag.store import IndexStore, SentenceVector, doc_id_for
 from rag.taxonomy import Taxonomy
 
-PIPELINE_VERSION = "2"  # bump when loaders, chunking or tagging change
+PIPELINE_VERSION = "3"  # bump when loaders, chunking, tagging or sentence vectors change
+# Shorter units (headings, "一是…" stubs) say too little to be matched on their own.
+MIN_SENTENCE_CHARS = 8
 Status = Literal["ingested", "unchanged", "failed", "pruned"]
 _IGNORED_NAMES = ("readme",)
 
@@ -236,7 +239,7 @@ class Indexer:
         if not nodes:
             reason = "只有标题、没有可入库的正文"
             return self._finish(progress, FileOutcome(sf.source, "failed", error=reason))
-        self._embed_and_tag(nodes, progress)
+        sentences = self._embed_and_tag(nodes, progress)
         record = DocRecord(
             doc_id=doc_id,
             source=sf.source,
@@ -249,7 +252,7 @@ class Indexer:
             chars=len(loaded.text),
             warnings=loaded.warnings,
         )
-        self.store.write_document(record, nodes)
+        self.store.write_document(record, nodes, sentences)
         outcome = FileOutcome(
             sf.source,
             "ingested",
@@ -277,16 +280,30 @@ class Indexer:
         nodes = self.splitter.get_nodes_from_documents([document])
         return [n for n in nodes if isinstance(n, TextNode)]
 
-    def _embed_and_tag(self, nodes: list[TextNode], progress: IngestProgress) -> None:
+    def _embed_and_tag(
+        self, nodes: list[TextNode], progress: IngestProgress
+    ) -> list[SentenceVector]:
+        """Embed and tag the chunks; return their sentences, embedded for sentence search."""
+        sentences = [
+            (node.node_id, position, text)
+            for node in nodes
+            for position, text in enumerate(split_units(node.get_content()))
+            if len(text) >= MIN_SENTENCE_CHARS
+        ]
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+        texts += [text for _, _, text in sentences]
         batch = self.settings.embed_batch_size
         vectors: list[list[float]] = []
         for start in range(0, len(texts), batch):
             vectors += self.embed_model.get_text_embedding_batch(texts[start : start + batch])
             progress.chunks_embedded(len(vectors), len(texts))
-        for node, vector in zip(nodes, vectors, strict=True):
+        for node, vector in zip(nodes, vectors, strict=False):
             node.embedding = vector
             self.tagger.tag(node, vector)
+        return [
+            SentenceVector(cid, position, text, vector)
+            for (cid, position, text), vector in zip(sentences, vectors[len(nodes) :], strict=True)
+        ]
 
     def _prune(self, paths: Sequence[Path], present: set[str]) -> list[FileOutcome]:
         roots = [Path(p).expanduser().resolve() for p in paths]

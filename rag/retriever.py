@@ -22,6 +22,11 @@ from rag.types import Passage
 RRF_K = 60  # the constant of Cormack et al.; damps the head of each ranking
 RRF_WEIGHT = 0.2  # weight of the min-max normalised fused rank when ordering passages
 DENSE_WEIGHT = 0.5  # relevance = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * term coverage
+# A chunk's dense score blends its own cosine with its best sentence's: a paraphrase that
+# matches one sentence is not drowned by the rest of the chunk, and a chunk whose sentences
+# each match a little still counts as a whole.
+SENTENCE_WEIGHT = 0.5
+SENTENCES_PER_CHUNK = 4  # sentence hits fetched per wanted chunk
 
 
 @dataclass(frozen=True)
@@ -100,15 +105,13 @@ class HybridRetriever(BaseRetriever):
         if not chunks:
             return []
         embedding = query_embedding or self.embed_model.get_query_embedding(query)
-        dense = (
-            self.store.dense_search(embedding, max(self.candidates, top_k), filters.where())
-            if self.mode != "bm25"
-            else []
-        )
+        wanted = max(self.candidates, top_k)
+        dense = self._dense(embedding, wanted, filters) if self.mode != "bm25" else []
         lexical = self._bm25(query, filters, chunks) if self.mode != "dense" else []
         fused = _rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
-        ranked = sorted(fused, key=lambda cid: -fused[cid])[: max(self.candidates, top_k)]
-        cosines = dict(dense) | self._missing_cosines(embedding, ranked, dict(dense))
+        ranked = sorted(fused, key=lambda cid: -fused[cid])[:wanted]
+        cosines = dict(dense)
+        cosines |= self._dense_scores(embedding, [c for c in ranked if c not in cosines])
         bm25 = dict(lexical)
         passages = [
             Passage(
@@ -148,19 +151,45 @@ class HybridRetriever(BaseRetriever):
                 hits.append((cid, float(scores[i])))
         return hits
 
-    def _missing_cosines(
-        self, embedding: list[float], ids: list[str], known: dict[str, float]
-    ) -> dict[str, float]:
-        missing = [cid for cid in ids if cid not in known]
-        if not missing:
+    def _dense(
+        self, embedding: list[float], k: int, filters: ChunkFilter
+    ) -> list[tuple[str, float]]:
+        """Chunks ranked by blended chunk and best-sentence cosine."""
+        where = filters.where()
+        chunk = dict(self.store.dense_search(embedding, k, where))
+        sentence = self.store.sentence_search(embedding, k * SENTENCES_PER_CHUNK, where)
+        ids = list(chunk) + [cid for cid in sentence if cid not in chunk]
+        chunk |= self._chunk_cosines(embedding, [c for c in ids if c not in chunk])
+        sentence |= self.store.sentence_cosines(embedding, [c for c in ids if c not in sentence])
+        scores = {cid: _blend(chunk[cid], sentence.get(cid)) for cid in ids if cid in chunk}
+        return sorted(scores.items(), key=lambda item: -item[1])
+
+    def _dense_scores(self, embedding: list[float], ids: list[str]) -> dict[str, float]:
+        """Blended dense scores of chunks the dense search did not return (BM25-only hits)."""
+        if not ids:
             return {}
-        vectors = self.store.embeddings(missing)
+        chunk = self._chunk_cosines(embedding, ids)
+        sentence = self.store.sentence_cosines(embedding, ids)
+        return {cid: _blend(cos, sentence.get(cid)) for cid, cos in chunk.items()}
+
+    def _chunk_cosines(self, embedding: list[float], ids: list[str]) -> dict[str, float]:
+        if not ids:
+            return {}
+        vectors = self.store.embeddings(ids)
         query = np.asarray(embedding, dtype=np.float32)
         return {cid: float(np.dot(vec, query)) for cid, vec in vectors.items()}
 
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
         """IDF weights of the question's content terms over the stored chunks."""
         return idf_weights(terms, self.store.texts(), self.tokenizer.general_informativeness)
+
+
+def _blend(chunk_cosine: float, sentence_cosine: float | None) -> float:
+    # A chunk without stored sentences (too short, or an index built before sentence
+    # vectors) is judged by its own cosine alone.
+    if sentence_cosine is None:
+        return chunk_cosine
+    return (1 - SENTENCE_WEIGHT) * chunk_cosine + SENTENCE_WEIGHT * sentence_cosine
 
 
 def _score(passages: list[Passage], weights: dict[str, float]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,22 @@ from rag.settings import Settings
 
 _EMBEDDER_KEY = "cityqa_embedder"
 _DIMENSION_KEY = "cityqa_dimension"
+# Sentence vectors live in a sibling collection: a paraphrased question usually matches one
+# sentence far better than the whole chunk around it ("small-to-big" retrieval).
+_SENTENCES_SUFFIX = "__sentences"
+# Chunk metadata copied onto each sentence so that Chroma filters work on both collections.
+_FILTER_KEY_PREFIXES = ("dim_", "path_")
+_WRITE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class SentenceVector:
+    """One answer-sized sentence of a chunk and its embedding."""
+
+    chunk_id: str
+    position: int
+    text: str
+    vector: list[float]
 
 
 @dataclass(frozen=True)
@@ -61,22 +78,26 @@ def index_exists(settings: Settings) -> bool:
 def open_store(settings: Settings, embedder_id: str, dimension: int) -> IndexStore:
     """Open (or create) the index for this embedder; refuse one built with another."""
     client = build_chroma_client(settings)
-    collection = client.get_or_create_collection(
-        settings.collection,
-        embedding_function=None,  # we always supply vectors; never let Chroma download one
-        configuration={"hnsw": {"space": "cosine"}},
-        metadata={_EMBEDDER_KEY: embedder_id, _DIMENSION_KEY: dimension},
-    )
-    _check_embedder(collection, embedder_id, dimension)
-    return IndexStore(settings, collection)
+    collections = []
+    for name in (settings.collection, settings.collection + _SENTENCES_SUFFIX):
+        collection = client.get_or_create_collection(
+            name,
+            embedding_function=None,  # we always supply vectors; never let Chroma download one
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={_EMBEDDER_KEY: embedder_id, _DIMENSION_KEY: dimension},
+        )
+        _check_embedder(collection, embedder_id, dimension)
+        collections.append(collection)
+    return IndexStore(settings, *collections)
 
 
 def reset_index(settings: Settings) -> None:
     """Delete the whole index (all documents) so it can be rebuilt, e.g. with a new embedder."""
     client = build_chroma_client(settings)
     names = [getattr(c, "name", c) for c in client.list_collections()]
-    if settings.collection in names:
-        client.delete_collection(settings.collection)
+    for name in (settings.collection, settings.collection + _SENTENCES_SUFFIX):
+        if name in names:
+            client.delete_collection(name)
     for name in ("catalog.json", "bm25"):
         target = settings.index_dir / name
         if target.is_dir():
@@ -104,11 +125,12 @@ def _check_embedder(collection: Any, embedder_id: str, dimension: int) -> None:
 class IndexStore:
     """Dense + lexical index with a catalog; keeps both in step."""
 
-    def __init__(self, settings: Settings, collection: Any) -> None:
+    def __init__(self, settings: Settings, collection: Any, sentences: Any) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.settings = settings
         self.collection = collection
+        self.sentences = sentences
         self.vector_store = ChromaVectorStore(chroma_collection=collection)
         self.catalog = Catalog(settings.index_dir / "catalog.json")
         self._bm25_dir = settings.index_dir / "bm25"
@@ -121,18 +143,37 @@ class IndexStore:
         return str((self.collection.metadata or {}).get(_EMBEDDER_KEY))
 
     # ----- writing -------------------------------------------------------------------
-    def write_document(self, record: DocRecord, nodes: list[TextNode]) -> None:
-        """Replace a document's chunks in Chroma; BM25 follows in ``commit``."""
+    def write_document(
+        self,
+        record: DocRecord,
+        nodes: list[TextNode],
+        sentences: Sequence[SentenceVector] = (),
+    ) -> None:
+        """Replace a document's chunks and sentences in Chroma; BM25 follows in ``commit``."""
         record.status = "pending"
         record.chunk_ids = [n.node_id for n in nodes]
         self.catalog.put(record)  # written before Chroma, so a crash leaves a trace
         self.collection.delete(where={"doc_id": record.doc_id})
+        self.sentences.delete(where={"doc_id": record.doc_id})
         if nodes:
             self.vector_store.add(nodes)
+        self._add_sentences(nodes, sentences)
         self._invalidate()
+
+    def _add_sentences(self, nodes: list[TextNode], sentences: Sequence[SentenceVector]) -> None:
+        by_id = {n.node_id: n.metadata for n in nodes}
+        for start in range(0, len(sentences), _WRITE_BATCH):
+            part = sentences[start : start + _WRITE_BATCH]
+            self.sentences.add(
+                ids=[f"{s.chunk_id}:{s.position}" for s in part],
+                embeddings=[s.vector for s in part],
+                documents=[s.text for s in part],
+                metadatas=[_sentence_metadata(s, by_id[s.chunk_id]) for s in part],
+            )
 
     def delete_document(self, doc_id: str) -> None:
         self.collection.delete(where={"doc_id": doc_id})
+        self.sentences.delete(where={"doc_id": doc_id})
         self.catalog.remove(doc_id)
         self._invalidate()
 
@@ -148,8 +189,9 @@ class IndexStore:
         wanted = self.catalog.done_chunk_ids()
         stored = set(self.collection.get(include=[])["ids"])
         orphans = sorted(stored - wanted)
-        for start in range(0, len(orphans), 1000):
-            self.collection.delete(ids=orphans[start : start + 1000])
+        for start in range(0, len(orphans), _WRITE_BATCH):
+            self.collection.delete(ids=orphans[start : start + _WRITE_BATCH])
+        self._remove_orphan_sentences(wanted)
         for doc_id in [d.doc_id for d in self.catalog.docs.values() if d.status == "pending"]:
             self.catalog.docs.pop(doc_id)
         self.catalog.save()
@@ -157,6 +199,19 @@ class IndexStore:
         if orphans or not self._bm25_matches():
             self.rebuild_bm25(tokenizer)
         return len(orphans)
+
+    def sentence_owners(self) -> dict[str, str]:
+        """Stored sentence id -> the id of the chunk it belongs to."""
+        got = self.sentences.get(include=["metadatas"])
+        return {
+            sid: str((meta or {}).get("chunk_id"))
+            for sid, meta in zip(got["ids"], got["metadatas"], strict=True)
+        }
+
+    def _remove_orphan_sentences(self, wanted: set[str]) -> None:
+        orphans = [sid for sid, cid in self.sentence_owners().items() if cid not in wanted]
+        for start in range(0, len(orphans), _WRITE_BATCH):
+            self.sentences.delete(ids=orphans[start : start + _WRITE_BATCH])
 
     def rebuild_bm25(self, tokenizer: ChineseTokenizer) -> None:
         chunks = list(self.chunks().values())
@@ -212,6 +267,37 @@ class IndexStore:
             for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
+    def sentence_search(
+        self, embedding: list[float], k: int, where: dict | None = None
+    ) -> dict[str, float]:
+        """Chunk id -> cosine of its best-matching sentence, over the k nearest sentences."""
+        total = self.sentences.count()
+        if total == 0:
+            return {}
+        kwargs: dict[str, Any] = {"query_embeddings": [embedding], "n_results": min(k, total)}
+        if where:
+            kwargs["where"] = where
+        result = self.sentences.query(include=["distances", "metadatas"], **kwargs)
+        best: dict[str, float] = {}
+        for meta, dist in zip(result["metadatas"][0], result["distances"][0], strict=True):
+            cid = str((meta or {}).get("chunk_id"))
+            best[cid] = max(best.get(cid, -1.0), 1.0 - float(dist))
+        return best
+
+    def sentence_cosines(self, embedding: list[float], chunk_ids: list[str]) -> dict[str, float]:
+        """Chunk id -> cosine of its best sentence, for chunks a search did not reach."""
+        if not chunk_ids or self.sentences.count() == 0:
+            return {}
+        got = self.sentences.get(
+            where={"chunk_id": {"$in": chunk_ids}}, include=["embeddings", "metadatas"]
+        )
+        query = np.asarray(embedding, dtype=np.float32)
+        best: dict[str, float] = {}
+        for meta, vec in zip(got["metadatas"], got["embeddings"], strict=True):
+            cid = str((meta or {}).get("chunk_id"))
+            best[cid] = max(best.get(cid, -1.0), float(np.dot(np.asarray(vec), query)))
+        return best
+
     def texts(self) -> list[str]:
         """The text of every chunk (for document frequencies), cached with the chunks."""
         return self._text_cache()[0]
@@ -246,6 +332,16 @@ class IndexStore:
     def _bm25_matches(self) -> bool:
         loaded = BM25Index.load(self._bm25_dir)
         return loaded is not None and set(loaded.ids) == set(self.chunks())
+
+
+def _sentence_metadata(sentence: SentenceVector, chunk_meta: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "chunk_id": sentence.chunk_id,
+        "doc_id": chunk_meta.get("doc_id", ""),
+        "position": sentence.position,
+    }
+    meta.update({k: v for k, v in chunk_meta.items() if k.startswith(_FILTER_KEY_PREFIXES)})
+    return meta
 
 
 def _public_metadata(meta: dict | None) -> dict[str, Any]:

@@ -77,6 +77,8 @@ def assert_consistent(assistant) -> set[str]:
     bm25_ids = store.bm25(assistant.tokenizer).ids
     assert len(bm25_ids) == len(set(bm25_ids)) == len(chroma)
     assert set(bm25_ids) == chroma
+    # Sentence vectors belong to stored chunks only, and every chunk has some.
+    assert set(store.sentence_owners().values()) == chroma
     return chroma
 
 
@@ -126,6 +128,19 @@ def test_stored_vectors_are_normalised_use_m3(corpus_index) -> None:
     for vector in vectors.values():
         assert vector.shape == (512,)
         assert abs(float((vector**2).sum()) - 1.0) < 1e-3
+
+
+def test_sentence_vectors_find_their_chunk(corpus_index) -> None:
+    store = corpus_index.assistant.store
+    owners = store.sentence_owners()
+    assert len(owners) > 3 * len(store.chunks())  # chunks are split into sentences
+    sid, cid = sorted(owners.items())[7]
+    text = store.sentences.get(ids=[sid], include=["documents"])["documents"][0]
+    assert text in store.chunks()[cid].text
+    query = corpus_index.assistant.embed_model.get_query_embedding(text)
+    best = store.sentence_search(query, 5)
+    assert max(best, key=best.get) == cid and best[cid] > 0.95
+    assert store.sentence_cosines(query, [cid])[cid] == pytest.approx(best[cid], abs=1e-4)
 
 
 # ----- idempotence and incremental updates ----------------------------------------------------
