@@ -77,7 +77,11 @@ class QAPipeline:
         evidence = assess(
             passages,
             weights,
-            missing_specific(terms, self.retriever.store.corpus_text()),
+            missing_specific(
+                terms,
+                self.retriever.store.corpus_text(),
+                self.analyzer.tokenizer.general_informativeness,
+            ),
             max((u.score for u in units), default=0.0),
             quantity_focus(query, terms),
         )

@@ -40,6 +40,11 @@ _QUOTED = re.compile(r"[“\"]([^”\"“]{1,12})[”\"]")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
 _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市"})
+# Interrogative determiners: the noun after them is what the question asks for ("怎样的股权结构").
+_ASKING_TEXT = "怎样 怎么样 什么样 什么 哪种 哪类 何种 哪个 哪些 哪一 哪几 哪几种 哪几类"
+_ASKING_DETERMINERS = frozenset(_ASKING_TEXT.split())
+_FILLER_TEXT = "的 一 个 种 类 些 项"
+_DETERMINER_FILLERS = frozenset(_FILLER_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class QueryTerms:
     content: tuple[str, ...]  # words that carry the question's meaning
     specific: tuple[str, ...]  # names, numbers, English tokens and 《titles》
     subject: str = ""  # a short leading actor ("字节跳动" in "字节跳动为…提供了什么")
+    asked: str = ""  # the noun an interrogative asks for ("股权结构" in "怎样的股权结构")
 
 
 class QueryAnalyzer:
@@ -57,7 +63,8 @@ class QueryAnalyzer:
         content: list[str] = []
         specific: list[str] = [m.group(1) for m in _TITLE.finditer(question)]
         stripped = _TITLE.sub(" ", question)
-        for word, flag in self.tokenizer.pos_cut(stripped):
+        pairs = self.tokenizer.pos_cut(stripped)
+        for word, flag in pairs:
             word = word.strip()
             if not word or word in _QUESTION_WORDS or _INTERROGATIVE.match(word):
                 continue
@@ -71,7 +78,10 @@ class QueryAnalyzer:
         # A quoted item ("“6”指什么") points at the sentence that defines it, however short.
         content += [f"“{m.group(1)}”" for m in _QUOTED.finditer(question)]
         return QueryTerms(
-            tuple(dict.fromkeys(content)), tuple(dict.fromkeys(specific)), self._subject(question)
+            tuple(dict.fromkeys(content)),
+            tuple(dict.fromkeys(specific)),
+            self._subject(question),
+            _asked_noun(pairs),
         )
 
     def _subject(self, question: str) -> str:
@@ -80,6 +90,19 @@ class QueryAnalyzer:
         if not match or match.group(1).startswith(_SELF_REFERENCES):
             return ""
         return match.group(1)
+
+
+def _asked_noun(pairs: list[tuple[str, str]]) -> str:
+    """The first noun after an interrogative determiner, skipping "的/个/种"."""
+    asking = False
+    for word, flag in pairs:
+        if word in _ASKING_DETERMINERS:
+            asking = True
+        elif asking and word in _DETERMINER_FILLERS:
+            continue
+        elif asking:
+            return word if flag.startswith("n") and len(word) >= 2 else ""
+    return ""
 
 
 def quantity_focus(question: str, terms: QueryTerms) -> str | None:
@@ -103,11 +126,29 @@ def quantity_focus(question: str, terms: QueryTerms) -> str | None:
     return max(before)[1] if before else None
 
 
-def missing_specific(terms: QueryTerms, corpus_text: str) -> list[str]:
-    """Specific terms absent from the corpus (an abbreviation of a present name is present)."""
+def missing_specific(
+    terms: QueryTerms,
+    corpus_text: str,
+    informativeness: Callable[[str], float] | None = None,
+) -> list[str]:
+    """Specific terms absent from the corpus (an abbreviation of a present name is present).
+
+    The noun a question asks for counts as specific when it is a rare notion in general
+    Chinese ("股权结构", "交易额"): a corpus that never uses it cannot answer. Everyday nouns
+    ("路子", "机构") are usually paraphrases and are left to the coverage check."""
     missing = [t for t in terms.specific if not _occurs(t, corpus_text)]
     if terms.subject and not any(_occurs(w, corpus_text) for w in _bigrams(terms.subject)):
         missing.append(terms.subject)  # "字节跳动为…": a name jieba does not know
+    asked = terms.asked
+    if (
+        asked
+        and informativeness is not None
+        and informativeness(asked) >= RARE_WORD_INFO
+        and asked not in missing
+        and not _occurs(asked, corpus_text)
+        and asked[:2] not in corpus_text  # "人才队伍" when the corpus speaks of "人才"
+    ):
+        missing.append(asked)
     return missing
 
 

@@ -47,3 +47,25 @@ def test_key_point_coverage(corpus_index) -> None:
         for i in answerable
     )
     assert hits / len(answerable) >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("question", "asked", "missing"),
+    [
+        ("专业化平台公司一般采用怎样的股权结构？", "股权结构", True),  # rare, never in corpus
+        ("城市大脑项目一般采用什么样的计费方式？", "计费", True),
+        ("城市数字化系统建成后需要什么样的运营模式？", "运营模式", False),  # in the corpus
+        ("小城市应该走什么样的路子？", "路子", False),  # everyday word: a paraphrase
+        ("数字底座包括哪些内容？", "内容", False),
+    ],
+)
+def test_asked_noun_absent_from_corpus_is_missing(question, asked, missing) -> None:
+    from rag.lexical import ChineseTokenizer
+    from rag.query import QueryAnalyzer, missing_specific
+
+    tokenizer = ChineseTokenizer(["运营模式"])  # a domain term, as the taxonomy adds them
+    terms = QueryAnalyzer(tokenizer).terms(question)
+    assert terms.asked == asked
+    corpus = "成立专业化平台公司，探索长效运营模式。城市大脑项目建设。数字底座包括算力设施。"
+    found = missing_specific(terms, corpus, tokenizer.general_informativeness)
+    assert (asked in found) is missing
