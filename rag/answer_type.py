@@ -8,7 +8,7 @@ Hangzhou's city brain, which never gives the year.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 PosCut = Callable[[str], list[tuple[str, str]]]
@@ -42,16 +42,20 @@ ANSWER_TYPES = (
         re.compile(
             r"哪家|哪个(?:部门|部委|单位|机构|企业|公司)|哪些(?:部门|单位|机构|企业|公司)"
             r"|什么(?:机构|部门|单位|企业)|由谁|谁(?:牵头|负责|承建|建设)"
+            r"|(?:部门|单位|机构|企业|公司)(?:有|是)哪些"
         ),
         re.compile(
-            r"[\u4e00-\u9fff]{2,}(?:部|委员会|委|局|研究院|研究所|公司|集团|中心|领导小组"
+            r"[\u4e00-\u9fff]{2,}(?:(?<![内外全局])部(?![门署分件位])|委员会|委|局|研究院|研究所|公司|集团|中心|领导小组"
             r"|办公室|政府|大学|学院)"
         ),
         ("nt",),
     ),
     AnswerType(
         "地点",
-        re.compile(r"哪个城市|哪座城市|哪些城市|哪个地方|哪些地方|哪个省|哪些省|哪里|哪个地区"),
+        re.compile(
+            r"哪个城市|哪座城市|哪些城市|哪个地方|哪些地方|哪个省|哪些省|哪里|哪个地区"
+            r"|(?:城市|地方|省份|地区)(?:有|是)哪些"
+        ),
         None,
         ("ns",),
     ),
@@ -62,13 +66,21 @@ def expected_types(question: str) -> list[AnswerType]:
     return [t for t in ANSWER_TYPES if t.question.search(question)]
 
 
-def missing_types(question: str, answer: str, pos_cut: PosCut) -> list[str]:
-    """Names of the answer types the question asks for and the answer does not contain."""
+def missing_types(
+    question: str, sentences: Sequence[str], pos_cut: PosCut, anchors: Sequence[str] = ()
+) -> list[str]:
+    """Names of the answer types the question asks for and the answer does not contain.
+
+    When the question names something specific ("上海城市运行管理中心是哪个部门牵头成立的？") and
+    some answer sentences mention it, only those sentences count: an organisation in a
+    sentence about another city does not answer the question."""
+    anchored = [s for s in sentences if any(a and a in s for a in anchors)]
+    answer = "".join(anchored or sentences)
     missing = []
     for kind in expected_types(question):
         # What the question itself names ("上海城市运行管理中心") is not an answer to it.
         found = kind.answer is not None and any(
-            m.group(0) not in question for m in kind.answer.finditer(answer)
+            not _names_question_entity(m.group(0), question) for m in kind.answer.finditer(answer)
         )
         if not found and kind.pos:
             found = any(
@@ -78,3 +90,10 @@ def missing_types(question: str, answer: str, pos_cut: PosCut) -> list[str]:
         if not found:
             missing.append(kind.name)
     return missing
+
+
+def _names_question_entity(match: str, question: str) -> bool:
+    """Whether a match is what the question itself names. Matches run over whole clauses
+    ("如上海成立城市运行管理中心"), so a tail of four or more characters found in the question
+    ("城市运行管理中心") counts too."""
+    return any(match[start:] in question for start in range(max(len(match) - 3, 1)))

@@ -101,7 +101,10 @@ class QAPipeline:
         else:
             chosen = self.extractive.select(query, units)
             missing = missing_types(
-                query, "".join(u.text for u in chosen), self.analyzer.tokenizer.pos_cut
+                query,
+                [u.text for u in chosen],
+                self.analyzer.tokenizer.pos_cut,
+                (*terms.specific, terms.subject),
             )
             if missing:
                 reason = f"资料中没有给出问题所问的{'、'.join(missing)}"

@@ -69,3 +69,58 @@ def test_asked_noun_absent_from_corpus_is_missing(question, asked, missing) -> N
     corpus = "成立专业化平台公司，探索长效运营模式。城市大脑项目建设。数字底座包括算力设施。"
     found = missing_specific(terms, corpus, tokenizer.general_informativeness)
     assert (asked in found) is missing
+
+
+def _pos_cut(text: str) -> list[tuple[str, str]]:
+    from rag.lexical import ChineseTokenizer
+
+    return ChineseTokenizer().pos_cut(text)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentences", "anchors", "missing"),
+    [
+        # The organisation sits in a sentence about another city; the Shanghai one has none.
+        (
+            "上海城市运行管理中心是哪个部门牵头成立的？",
+            [
+                "如杭州牵头成立“城市大脑”运营指挥中心。",
+                "如上海成立城市运行管理中心,建设三级城运系统。",
+            ],
+            ("上海",),
+            ["机构或单位"],
+        ),
+        (
+            "上海城市数字化转型由哪个机构统筹？",
+            ["如上海成立城市数字化转型领导小组,统筹推进城市数字化转型工作。"],
+            ("上海",),
+            [],
+        ),
+        # "业务部门" and "工作部署" name no department.
+        (
+            "首席体验官由哪个部门的人担任？",
+            ["持续改进工作部署,引入业务部门、首席体验官等参与评价。"],
+            (),
+            ["机构或单位"],
+        ),
+        ("首席体验官由哪个部门担任？", ["由自然资源部牵头。"], (), []),
+        # "城市有哪些" asks for places as much as "哪些城市" does.
+        ("使用率较低的城市有哪些？", ["部分城市数据开放平台使用率较低。"], (), ["地点"]),
+    ],
+)
+def test_answer_type_checks(question, sentences, anchors, missing) -> None:
+    from rag.answer_type import missing_types
+
+    assert missing_types(question, sentences, _pos_cut, anchors) == missing
+
+
+def test_question_frame_words_are_not_content() -> None:
+    """"给出的答案", "怎么描述", "有没有可以参考的" frame the question; the corpus never needs
+    to contain them, so they must not lower term coverage."""
+    from rag.lexical import ChineseTokenizer
+    from rag.query import QueryAnalyzer
+
+    analyzer = QueryAnalyzer(ChineseTokenizer())
+    content = analyzer.terms("论文对数据要素给出的答案是什么，有没有可以参考的例子？").content
+    assert "数据" in "".join(content) and "要素" in "".join(content)
+    assert not {"给出", "答案", "有没有", "参考", "例子"} & set(content)
