@@ -103,9 +103,11 @@ class ExtractiveAnswerer:
         passages: list[Passage],
         weights: dict[str, float],
         focus: Sequence[str] = (),
+        names: Sequence[str] = (),
     ) -> list[Unit]:
-        """Score every unit; units missing a taxonomy term the question names ("管理维度")
-        are damped, so "那管理维度呢？" is not answered with the technology dimension."""
+        """Score every unit; units missing a taxonomy term the question names ("管理维度"),
+        or all of the names it asks about ("长沙"), are damped, so "那管理维度呢？" is not
+        answered with the technology dimension, nor a question on Changsha with Hangzhou."""
         query = np.asarray(query_embedding, dtype=np.float32)
         scored: list[Unit] = []
         for p_index, passage in enumerate(passages):
@@ -117,7 +119,10 @@ class ExtractiveAnswerer:
                 # Heading and paragraph lead are the sentence's context ("3.3 数据要素驱动路径").
                 lexical = coverage(weights, f"{passage.section}\n{lead}\n{text}")
                 score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
-                if any(term not in f"{passage.section}\n{text}" for term in focus):
+                context = f"{passage.section}\n{text}"
+                if any(term not in context for term in focus) or (
+                    names and not any(name in context for name in names)
+                ):
                     score *= OFF_FOCUS_DAMPING
                 group = (passage.doc_id, passage.section)
                 order = (int(passage.metadata.get("char_start", 0)), position)

@@ -6,6 +6,7 @@ and only here, from the retrieved passages.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,16 +15,30 @@ from typing import Any, Literal
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
-from rag.extractive import LEAD_IN, ExtractiveAnswerer
+from rag.decompose import split_parallel
+from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
 from rag.outline import outline_lines, outline_passages
-from rag.query import QueryAnalyzer, missing_specific, quantity_focus
+from rag.query import QueryAnalyzer, QueryTerms, missing_specific, quantity_focus
 from rag.refusal import Evidence, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
 from rag.taxonomy import Taxonomy
 from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
 from rag.verify import MARKER, CitationVerifier, faithfulness
 
+_DIGITS = re.compile(r"\d")
 ANSWER_PASSAGES = 4  # passages the answer may draw on (of the top_k retrieved)
+
+
+@dataclass
+class _Found:
+    """What retrieval found for one question, and whether it is evidence enough."""
+
+    terms: QueryTerms
+    weights: dict[str, float]
+    passages: list[Passage]
+    candidates: list[Passage]  # the passages an answer may cite
+    units: list[Unit]
+    evidence: Evidence
 
 
 @dataclass
@@ -66,26 +81,10 @@ class QAPipeline:
     ) -> Iterator[StreamEvent]:
         """Text deltas while answering, then the verified ``Answer``."""
         started = time.perf_counter()
-        query_embedding = self.embed_model.get_query_embedding(query)
-        terms = self.analyzer.terms(query)
-        weights = self.retriever.term_weights(terms.content)
-        passages = self.retriever.search(query, filters, top_k, query_embedding, weights)
+        found = self._retrieve(query, filters, top_k)
+        passages, evidence = found.passages, found.evidence
         retrieved = time.perf_counter()
-        candidates = passages[:ANSWER_PASSAGES]
-        focus = self.taxonomy.mentions(query) if self.taxonomy is not None else []
-        units = self.extractive.score_units(query_embedding, candidates, weights, focus)
-        evidence = assess(
-            passages,
-            weights,
-            missing_specific(
-                terms,
-                self.retriever.store.corpus_text(),
-                self.analyzer.tokenizer.general_informativeness,
-            ),
-            max((u.score for u in units), default=0.0),
-            quantity_focus(query, terms),
-        )
-        outline = outline_passages(query, weights, passages, self.retriever.store.chunks())
+        outline = outline_passages(query, found.weights, passages, self.retriever.store.chunks())
         if outline and not evidence.missing_terms and self.llm_answerer is None:
             answer = self._compose_outline(question, outline)
             yield StreamEvent("delta", answer.text)
@@ -94,23 +93,12 @@ class QAPipeline:
             yield StreamEvent("delta", answer.text)
         elif self.llm_answerer is not None:
             pieces: list[str] = []
-            for piece in self.llm_answerer.stream(query, candidates):
+            for piece in self.llm_answerer.stream(query, found.candidates):
                 pieces.append(piece)
                 yield StreamEvent("delta", piece)
-            answer = self._from_llm(question, "".join(pieces).strip(), candidates, passages)
+            answer = self._from_llm(question, "".join(pieces).strip(), found.candidates, passages)
         else:
-            chosen = self.extractive.select(query, units)
-            missing = missing_types(
-                query,
-                [u.text for u in chosen],
-                self.analyzer.tokenizer.pos_cut,
-                (*terms.specific, terms.subject),
-            )
-            if missing:
-                reason = f"资料中没有给出问题所问的{'、'.join(missing)}"
-                answer = self._refusal(question, passages, Evidence(True, reason))
-            else:
-                answer = self._compose(question, chosen, candidates)
+            answer = self._extractive(question, query, found, filters, top_k)
             yield StreamEvent("delta", answer.text)
         done = time.perf_counter()
         answer.timings_ms = {
@@ -122,14 +110,80 @@ class QAPipeline:
             answer.rewritten_question = query
         yield StreamEvent("answer", answer=answer)
 
+    # ----- retrieval and extraction ----------------------------------------------------
+    def _retrieve(self, query: str, filters: ChunkFilter, top_k: int) -> _Found:
+        """Passages, scored answer units and the evidence verdict for one question."""
+        query_embedding = self.embed_model.get_query_embedding(query)
+        terms = self.analyzer.terms(query)
+        weights = self.retriever.term_weights(terms.content)
+        passages = self.retriever.search(query, filters, top_k, query_embedding, weights)
+        candidates = passages[:ANSWER_PASSAGES]
+        corpus = self.retriever.store.corpus_text()
+        missing = missing_specific(terms, corpus, self.analyzer.tokenizer.general_informativeness)
+        # Sentences should speak of what the question names: the taxonomy label it mentions
+        # ("管理维度") and the names it asks about ("长沙").
+        focus = self.taxonomy.mentions(query) if self.taxonomy is not None else []
+        names = [t for t in terms.specific if t in corpus and not _DIGITS.search(t)]
+        units = self.extractive.score_units(query_embedding, candidates, weights, focus, names)
+        evidence = assess(
+            passages,
+            weights,
+            missing,
+            max((u.score for u in units), default=0.0),
+            quantity_focus(query, terms),
+        )
+        return _Found(terms, weights, passages, candidates, units, evidence)
+
+    def _extractive(
+        self, question: str, query: str, found: _Found, filters: ChunkFilter, top_k: int
+    ) -> Answer:
+        """Verbatim sentences; a question about parallel items gets each item answered."""
+        parts = split_parallel(query, self.analyzer.tokenizer.pos_cut)
+        if parts:
+            cited: list[tuple[Unit, Passage]] = []
+            for part in parts:
+                part_found = self._retrieve(part, filters, top_k)
+                units, _ = self._extract(part, part_found)
+                if not units:  # an item the documents do not cover: answer the question whole
+                    break
+                cited += [(u, part_found.candidates[u.passage]) for u in units]
+            else:
+                return self._compose(question, cited)
+        chosen, reason = self._extract(query, found)
+        if reason:
+            return self._refusal(question, found.passages, Evidence(True, reason))
+        return self._compose(question, [(u, found.candidates[u.passage]) for u in chosen])
+
+    def _extract(self, query: str, found: _Found) -> tuple[list[Unit], str]:
+        """The chosen answer units, or [] and the reason the evidence does not answer."""
+        if found.evidence.refuse:
+            return [], found.evidence.reason
+        chosen = self.extractive.select(query, found.units)
+        missing = missing_types(
+            query,
+            [u.text for u in chosen],
+            self.analyzer.tokenizer.pos_cut,
+            (*found.terms.specific, found.terms.subject),
+        )
+        if missing:
+            return [], f"资料中没有给出问题所问的{'、'.join(missing)}"
+        return chosen, ""
+
     # ----- building answers ----------------------------------------------------------
-    def _compose(self, question: str, units: list, passages: list[Passage]) -> Answer:
-        numbers: dict[int, int] = {}
+    def _compose(self, question: str, cited: list[tuple[Unit, Passage]]) -> Answer:
+        """Each unit followed by its passage's marker; repeated units appear once."""
+        numbers: dict[str, int] = {}
+        passages: dict[str, Passage] = {}
         parts: list[str] = []
-        for unit in units:
-            n = numbers.setdefault(unit.passage, len(numbers) + 1)
+        seen: set[str] = set()
+        for unit, passage in cited:
+            if unit.text in seen:
+                continue
+            seen.add(unit.text)
+            n = numbers.setdefault(passage.id, len(numbers) + 1)
+            passages[passage.id] = passage
             parts.append(f"{unit.text}[{n}]")
-        citations = [Citation.from_passage(n, passages[i]) for i, n in numbers.items()]
+        citations = [Citation.from_passage(n, passages[pid]) for pid, n in numbers.items()]
         return self._verified(question, LEAD_IN + "".join(parts), citations, "extractive")
 
     def _compose_outline(self, question: str, children: list[Passage]) -> Answer:

@@ -1,0 +1,86 @@
+"""Split a question about several parallel items into one question per item, without an LLM.
+
+"青岛和杭州的案例分别对应哪条路径？" -> "青岛的案例对应哪条路径？", "杭州的案例对应哪条路径？".
+Each part is retrieved and answered on its own, so the answer covers every item instead of
+only the one whose passage happens to rank first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+PosCut = Callable[[str], list[tuple[str, str]]]
+
+# "分别/各自" is what makes "A和B" a request for one answer per item.
+_EACH = ("分别", "各自", "各是", "各有")
+_CONJUNCTIONS = frozenset({"和", "与", "及", "、", "以及"})
+# Words that end an item: "在技术维度和管理维度上", "“6123”中的“1”和“2”".
+_BOUNDARIES = frozenset(
+    {"的", "在", "上", "中", "里", "对", "从", "把", "给", "为", "是", "之间", "方面"}
+)
+_QUOTES = frozenset('“”"‘’「」《》')
+MAX_ITEM_TOKENS = 4
+MAX_ITEM_CHARS = 12
+MAX_PARTS = 4
+
+
+def split_parallel(question: str, pos_cut: PosCut) -> list[str]:
+    """One question per coordinated item, or [] when the question is not of that kind."""
+    each = next((w for w in _EACH if w in question), None)
+    if each is None:
+        return []
+    words = [w for w, _ in pos_cut(question)]
+    starts = _offsets(words)
+    each_at = next(i for i, w in enumerate(words) if w in _EACH or each.startswith(w))
+    conj = max((i for i in range(each_at) if words[i] in _CONJUNCTIONS), default=None)
+    if conj is None:
+        return []
+    last = _item(words, conj + 1, step=1)
+    if last is None:
+        return []
+    items = [last]
+    i = conj
+    while i >= 0 and words[i] in _CONJUNCTIONS and len(items) < MAX_PARTS:
+        item = _item(words, i - 1, step=-1)
+        if item is None:
+            return []
+        items.insert(0, item)
+        i = item[0] - 1
+    span_start, span_end = starts[items[0][0]], starts[items[-1][1]] + len(words[items[-1][1]])
+    texts = ["".join(words[a : b + 1]) for a, b in items]
+    # "技术、业务和管理维度": bare two-character items share the last item's head ("维度").
+    if len(texts[-1]) >= 4 and all(len(t) <= 2 for t in texts[:-1]):
+        texts = [t + texts[-1][-2:] for t in texts[:-1]] + [texts[-1]]
+    rest_before, rest_after = question[:span_start], question[span_end:]
+    rest_after = rest_after.replace(each, "", 1)
+    return [rest_before + t + rest_after for t in texts]
+
+
+def _item(words: list[str], at: int, step: int) -> tuple[int, int] | None:
+    """Token span (first, last) of the item starting at ``at`` and growing by ``step``."""
+    taken: list[int] = []
+    i = at
+    while 0 <= i < len(words):
+        word = words[i]
+        if word in _BOUNDARIES or word in _CONJUNCTIONS or word.startswith(_EACH):
+            break
+        if not word.strip() or (not word[0].isalnum() and word not in _QUOTES):
+            break
+        taken.append(i)
+        if sum(1 for j in taken if words[j] not in _QUOTES) > MAX_ITEM_TOKENS:
+            return None
+        i += step
+    if not taken or not any(words[j] not in _QUOTES for j in taken):
+        return None
+    first, last = min(taken), max(taken)
+    if sum(len(words[j]) for j in range(first, last + 1)) > MAX_ITEM_CHARS:
+        return None
+    return first, last
+
+
+def _offsets(words: list[str]) -> list[int]:
+    offsets, pos = [], 0
+    for word in words:
+        offsets.append(pos)
+        pos += len(word)
+    return offsets
