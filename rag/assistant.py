@@ -22,6 +22,7 @@ from rag.rerank import build_reranker
 from rag.retriever import ChunkFilter, HybridRetriever
 from rag.settings import Settings
 from rag.store import IndexStore, open_store
+from rag.synonyms import Thesaurus
 from rag.taxonomy import Taxonomy
 from rag.types import Answer, Passage
 
@@ -65,6 +66,7 @@ class Assistant:
             top_k=settings.top_k,
             mode=settings.retrieval,
             reranker=build_reranker(settings),
+            thesaurus=Thesaurus.load(settings.synonyms_path),
         )
         llm_answerer = None
         if settings.answerer == "llm":

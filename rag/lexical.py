@@ -51,6 +51,11 @@ class ChineseTokenizer:
             self._pos = jieba.posseg.POSTokenizer(self._jieba)
         return [(pair.word, pair.flag) for pair in self._pos.cut(text)]
 
+    def known(self, word: str) -> bool:
+        """Whether the word is in the dictionary (not a fragment found by jieba's HMM)."""
+        self._jieba.check_initialized()
+        return bool(self._jieba.FREQ.get(word))
+
     def general_informativeness(self, word: str) -> float:
         """-log frequency of a word in jieba's general-Chinese dictionary (higher = rarer)."""
         self._jieba.check_initialized()

@@ -115,7 +115,7 @@ class QAPipeline:
         """Passages, scored answer units and the evidence verdict for one question."""
         query_embedding = self.embed_model.get_query_embedding(query)
         terms = self.analyzer.terms(query)
-        weights = self.retriever.term_weights(terms.content)
+        weights = self.retriever.term_weights(terms)
         passages = self.retriever.search(query, filters, top_k, query_embedding, weights)
         candidates = passages[:ANSWER_PASSAGES]
         corpus = self.retriever.store.corpus_text()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from rag.lexical import ChineseTokenizer
+from rag.synonyms import Thesaurus, alternative_term, term_forms, term_in
 
 # Parts of speech (jieba/ICTCLAS) of proper names; "eng" is a Latin-script token.
 _SPECIFIC_POS = ("ns", "nr", "nrt", "nrfg", "nt", "nz", "eng")
@@ -25,7 +26,8 @@ _QUESTION_WORD_TEXT = """
     简述 概括 主要 具体 内容 情况 分别 有 是 的 了 呢 吧 哪几 那 那么 它 其 这 该 此 关于 请
     一下 下 能 可以 应该 需要 包括 包含 属于 有关 相关 提到 谈到 讲 说 指 称为 叫
     论文 本文 文章 该文 报告 资料 文件 文档 作者 研究 原文 文中 提出 认为 方面 做 做了 哪方面
-    给出 答案 回答 描述 阐述 论述 归纳 看待 看法 观点 有没有 有无 参考 借鉴 例子 举例 原因"""
+    给出 答案 回答 描述 阐述 论述 归纳 看待 看法 观点 有没有 有无 参考 借鉴 例子 举例 原因
+    离不开 必须 必要 要不要 应当 为啥 到底 究竟 讲讲 说说 谈谈 聊聊 看看 介绍介绍"""
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_TEXT.split())
 _INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎)")
 # -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.
@@ -44,6 +46,7 @@ _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "�
 # Interrogative determiners: the noun after them is what the question asks for ("怎样的股权结构").
 _ASKING_TEXT = "怎样 怎么样 什么样 什么 哪种 哪类 何种 哪个 哪些 哪一 哪几 哪几种 哪几类"
 _ASKING_DETERMINERS = frozenset(_ASKING_TEXT.split())
+_DEICTIC_START = frozenset("这那该此每各某段阵些")
 _FILLER_TEXT = "的 一 个 种 类 些 项"
 _DETERMINER_FILLERS = frozenset(_FILLER_TEXT.split())
 
@@ -54,28 +57,29 @@ class QueryTerms:
     specific: tuple[str, ...]  # names, numbers, English tokens and 《titles》
     subject: str = ""  # a short leading actor ("字节跳动" in "字节跳动为…提供了什么")
     asked: str = ""  # the noun an interrogative asks for ("股权结构" in "怎样的股权结构")
+    # The plain words of each thesaurus term, used when no wording of it occurs in the corpus.
+    pieces: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class QueryAnalyzer:
-    def __init__(self, tokenizer: ChineseTokenizer) -> None:
+    def __init__(self, tokenizer: ChineseTokenizer, thesaurus: Thesaurus | None = None) -> None:
         self.tokenizer = tokenizer
+        self.thesaurus = thesaurus or Thesaurus()
 
     def terms(self, question: str) -> QueryTerms:
-        content: list[str] = []
         specific: list[str] = [m.group(1) for m in _TITLE.finditer(question)]
         stripped = _TITLE.sub(" ", question)
+        # A thesaurus phrase is one term with all its wordings ("没人用|使用率较低|…"); it is
+        # taken out before segmentation so that its pieces ("没人", "用") do not count twice.
+        content: list[str] = []
+        pieces: dict[str, tuple[str, ...]] = {}
+        for phrase, alternatives in self.thesaurus.find(stripped):
+            term = alternative_term(phrase, alternatives)
+            content.append(term)
+            pieces[term] = tuple(self._content_words(self.tokenizer.pos_cut(phrase), []))
+            stripped = stripped.replace(phrase, " ")
         pairs = self.tokenizer.pos_cut(stripped)
-        for word, flag in pairs:
-            word = word.strip()
-            if not word or word in _QUESTION_WORDS or _INTERROGATIVE.match(word):
-                continue
-            if not re.search(r"[\w]", word):
-                continue
-            is_number = bool(_DIGITS.search(word))
-            if (flag in _SPECIFIC_POS and word not in _GENERIC_PLACE) or is_number:
-                specific.append(word)
-            if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number):
-                content.append(word)
+        content += self._content_words(pairs, specific)
         # A quoted item ("“6”指什么") points at the sentence that defines it, however short.
         content += [f"“{m.group(1)}”" for m in _QUOTED.finditer(question)]
         return QueryTerms(
@@ -83,7 +87,28 @@ class QueryAnalyzer:
             tuple(dict.fromkeys(specific)),
             self._subject(question),
             _asked_noun(pairs),
+            pieces,
         )
+
+    def _content_words(self, pairs: list[tuple[str, str]], specific: list[str]) -> list[str]:
+        """Content words of a segmented text; names and numbers are also added to ``specific``."""
+        content = []
+        for word, flag in pairs:
+            word = word.strip()
+            if not word or word in _QUESTION_WORDS or _INTERROGATIVE.match(word):
+                continue
+            if not re.search(r"[\w]", word):
+                continue
+            if flag.startswith("v") and not self.tokenizer.known(word):
+                continue  # a segmentation fragment of chatty wording ("来拆", "给弄")
+            if flag.startswith("nr") and word[0] in _DEICTIC_START:
+                continue  # a time phrase jieba takes for a name ("那阵子", "段时间")
+            is_number = bool(_DIGITS.search(word))
+            if (flag in _SPECIFIC_POS and word not in _GENERIC_PLACE) or is_number:
+                specific.append(word)
+            if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number):
+                content.append(word)
+        return content
 
     def _subject(self, question: str) -> str:
         """The actor before a verb-introducing preposition ("X为/在/对/向…"), if short."""
@@ -118,11 +143,11 @@ def quantity_focus(question: str, terms: QueryTerms) -> str | None:
     question = clause  # "有多少个？统计截至什么时候？": only the clause that asks the number
     match = _QUANTITY_QUESTION.search(question)
     assert match is not None
-    after = [(question.find(t, match.end()), t) for t in terms.content]
+    after = [(question.find(term_forms(t)[0], match.end()), t) for t in terms.content]
     after = [(pos, t) for pos, t in after if pos >= 0]
     if after and question[match.end() :].strip(" ？?。"):
         return min(after)[1]
-    before = [(question.rfind(t, 0, match.start()), t) for t in terms.content]
+    before = [(question.rfind(term_forms(t)[0], 0, match.start()), t) for t in terms.content]
     before = [(pos, t) for pos, t in before if pos >= 0]
     return max(before)[1] if before else None
 
@@ -171,18 +196,23 @@ def idf_weights(
     terms: Iterable[str],
     chunk_texts: Sequence[str],
     informativeness: Callable[[str], float] | None = None,
+    pieces: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, float]:
     """Corpus IDF of each term. A term the corpus never uses gets the maximum IDF only when it
     is also rare in general Chinese ("回报率", "财政预算"); everyday words ("特点", "经历") are
     usually paraphrases of what the corpus says and weigh less."""
     n = max(len(chunk_texts), 1)
     top = math.log((n + 1) / 0.5)
-    weights = {}
+    weights: dict[str, float] = {}
     for term in terms:
-        df = sum(1 for text in chunk_texts if term in text)
+        df = sum(1 for text in chunk_texts if term_in(term, text))
+        if df == 0 and pieces and term in pieces:
+            # No wording of a thesaurus term occurs ("本地的产业"): weigh its plain words.
+            weights |= idf_weights(pieces[term], chunk_texts, informativeness)
+            continue
         weight = math.log((n + 1) / (df + 0.5))
         if df == 0 and informativeness is not None:
-            rarity = (informativeness(term) - COMMON_WORD_INFO) / (
+            rarity = (informativeness(term_forms(term)[0]) - COMMON_WORD_INFO) / (
                 RARE_WORD_INFO - COMMON_WORD_INFO
             )
             weight = top * min(1.0, max(0.25, rarity))
@@ -191,8 +221,9 @@ def idf_weights(
 
 
 def coverage(weights: dict[str, float], passages_text: str) -> float:
-    """IDF-weighted share of the question's content terms present in the passages."""
+    """IDF-weighted share of the question's content terms present in the passages (a
+    thesaurus term is present when any of its wordings is)."""
     total = sum(weights.values())
     if total <= 0:
         return 1.0
-    return sum(w for t, w in weights.items() if t in passages_text) / total
+    return sum(w for t, w in weights.items() if term_in(t, passages_text)) / total

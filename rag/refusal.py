@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rag.query import coverage
+from rag.synonyms import term_in
 from rag.types import REFUSAL_TEXT, Passage
 
 # Share of the question's IDF-weighted content terms the top passages must contain.
@@ -52,7 +53,7 @@ def assess(
     }
     if missing_terms:
         return Evidence(True, f"资料中没有出现：{'、'.join(missing_terms)}", **facts)
-    if focus and focus not in joined:
+    if focus and not term_in(focus, joined):
         return Evidence(True, f"资料中没有关于“{focus}”的数据", **facts)
     if cov < MIN_COVERAGE:
         return Evidence(True, "检索到的片段未覆盖问题的关键词", **facts)

@@ -4,7 +4,7 @@ optionally re-ranked by a cross-encoder, and de-duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +14,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from rag.lexical import ChineseTokenizer
-from rag.query import QueryAnalyzer, coverage, idf_weights
+from rag.query import QueryAnalyzer, QueryTerms, coverage, idf_weights
 from rag.store import ChunkRecord, IndexStore
+from rag.synonyms import Thesaurus, term_forms
 from rag.taxonomy import Label
 from rag.types import Passage
 
@@ -72,12 +73,13 @@ class HybridRetriever(BaseRetriever):
         candidates: int = 30,
         mode: str = "hybrid",
         reranker: Callable[[str, list[Passage]], list[float]] | None = None,
+        thesaurus: Thesaurus | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.embed_model = embed_model
         self.tokenizer = tokenizer
-        self.analyzer = QueryAnalyzer(tokenizer)
+        self.analyzer = QueryAnalyzer(tokenizer, thesaurus)
         self.top_k = top_k
         self.candidates = candidates
         self.reranker = reranker
@@ -106,8 +108,14 @@ class HybridRetriever(BaseRetriever):
             return []
         embedding = query_embedding or self.embed_model.get_query_embedding(query)
         wanted = max(self.candidates, top_k)
+        if weights is None:
+            weights = self.term_weights(self.analyzer.terms(query))
         dense = self._dense(embedding, wanted, filters) if self.mode != "bm25" else []
-        lexical = self._bm25(query, filters, chunks) if self.mode != "dense" else []
+        # BM25 also searches the other wordings of the question's thesaurus terms.
+        expansion = " ".join(form for term in weights for form in term_forms(term)[1:])
+        lexical = []
+        if self.mode != "dense":
+            lexical = self._bm25(f"{query} {expansion}", filters, chunks)
         fused = _rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:wanted]
         cosines = dict(dense)
@@ -125,8 +133,6 @@ class HybridRetriever(BaseRetriever):
             for cid in ranked
             if cid in chunks
         ]
-        if weights is None:
-            weights = self.term_weights(self.analyzer.terms(query).content)
         _score(passages, weights)
         if self.mode == "hybrid":
             passages = rank_by_relevance(passages)
@@ -179,9 +185,14 @@ class HybridRetriever(BaseRetriever):
         query = np.asarray(embedding, dtype=np.float32)
         return {cid: float(np.dot(vec, query)) for cid, vec in vectors.items()}
 
-    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+    def term_weights(self, terms: QueryTerms) -> dict[str, float]:
         """IDF weights of the question's content terms over the stored chunks."""
-        return idf_weights(terms, self.store.texts(), self.tokenizer.general_informativeness)
+        return idf_weights(
+            terms.content,
+            self.store.texts(),
+            self.tokenizer.general_informativeness,
+            terms.pieces,
+        )
 
 
 def _blend(chunk_cosine: float, sentence_cosine: float | None) -> float:

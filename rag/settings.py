@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default=None, description="分类体系 YAML；默认 <corpus_dir>/taxonomy.yaml"
     )
 
+    synonyms_file: Path | None = Field(
+        default=None, description="查询扩展用的同义词表 YAML；默认 <corpus_dir>/synonyms.yaml"
+    )
+    query_expansion: bool = Field(default=True, description="用同义词表扩展提问的说法")
+
     # Embedding: "use-m3" (bundled, offline) or "st:<model name or local path>".
     embedder: str = "use-m3"
     embed_threads: int = Field(default=1, ge=1, description="BLAS threads for use-m3")
@@ -107,6 +112,17 @@ class Settings(BaseSettings):
     @property
     def taxonomy_path(self) -> Path:
         return self.taxonomy_file or self.corpus_dir / "taxonomy.yaml"
+
+    @property
+    def synonyms_path(self) -> Path | None:
+        """The thesaurus to expand questions with: the configured file (which must exist), else
+        the corpus folder's synonyms.yaml when there is one; None when expansion is off."""
+        if not self.query_expansion:
+            return None
+        if self.synonyms_file is not None:
+            return self.synonyms_file
+        bundled = self.corpus_dir / "synonyms.yaml"
+        return bundled if bundled.is_file() else None
 
     @classmethod
     def settings_customise_sources(

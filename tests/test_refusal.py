@@ -115,7 +115,7 @@ def test_answer_type_checks(question, sentences, anchors, missing) -> None:
 
 
 def test_question_frame_words_are_not_content() -> None:
-    """"给出的答案", "怎么描述", "有没有可以参考的" frame the question; the corpus never needs
+    """ "给出的答案", "怎么描述", "有没有可以参考的" frame the question; the corpus never needs
     to contain them, so they must not lower term coverage."""
     from rag.lexical import ChineseTokenizer
     from rag.query import QueryAnalyzer
@@ -124,3 +124,17 @@ def test_question_frame_words_are_not_content() -> None:
     content = analyzer.terms("论文对数据要素给出的答案是什么，有没有可以参考的例子？").content
     assert "数据" in "".join(content) and "要素" in "".join(content)
     assert not {"给出", "答案", "有没有", "参考", "例子"} & set(content)
+
+
+def test_chatty_fragments_are_neither_content_nor_names() -> None:
+    """Segmentation fragments of chatty wording ("来拆") and time phrases jieba tags as person
+    names ("那阵子") would otherwise be rare "terms" the corpus lacks, and refuse the question."""
+    from rag.lexical import ChineseTokenizer
+    from rag.query import QueryAnalyzer
+
+    analyzer = QueryAnalyzer(ChineseTokenizer())
+    terms = analyzer.terms("领导让我讲讲那阵子的模型是从哪几个方面来拆的？")
+    assert not {"来拆", "讲讲", "那阵子"} & set(terms.content)
+    assert "那阵子" not in terms.specific
+    assert "模型" in terms.content
+    assert "张竞涛" in analyzer.terms("张竞涛研究什么？").specific  # real names still count
