@@ -22,6 +22,16 @@ class AnswerType:
     pos: tuple[str, ...] = ()  # or: a word with one of these parts of speech
 
 
+# "多少个数据集": the few characters after the interrogative and its measure word name what
+# is counted. ("几个阶段" asks for a list, which answers it without a number.)
+_COUNTED = re.compile(
+    r"多少(?:个|项|家|座|条|次|倍|种|类|名|位|人|万|亿|元|大)?([\u4e00-\u9fff]{2,3})"
+)
+_COUNTED_STOP = re.compile(r"[的了是在呢吗？?，,。]")
+# How close a number must stand to the thing a quantity question counts, within its clause.
+NEAR_CHARS = 12
+_CLAUSE_BREAK = re.compile(r"[。；;！？!?，,]")
+
 _GENERIC_PLACES = frozenset(
     {"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市", "城乡"}
 )
@@ -67,20 +77,28 @@ def expected_types(question: str) -> list[AnswerType]:
 
 
 def missing_types(
-    question: str, sentences: Sequence[str], pos_cut: PosCut, anchors: Sequence[str] = ()
+    question: str,
+    sentences: Sequence[str],
+    pos_cut: PosCut,
+    anchors: Sequence[str] = (),
+    measured: Sequence[str] = (),
 ) -> list[str]:
     """Names of the answer types the question asks for and the answer does not contain.
 
     When the question names something specific ("上海城市运行管理中心是哪个部门牵头成立的？") and
     some answer sentences mention it, only those sentences count: an organisation in a
-    sentence about another city does not answer the question."""
+    sentence about another city does not answer the question. ``measured`` holds the wordings
+    of what a quantity question counts ("多少个数据集"): a number must stand next to it, not
+    merely somewhere in the answer ("226个城市")."""
     anchored = [s for s in sentences if any(a and a in s for a in anchors)]
     answer = "".join(anchored or sentences)
     missing = []
     for kind in expected_types(question):
         # What the question itself names ("上海城市运行管理中心") is not an answer to it.
         found = kind.answer is not None and any(
-            not _names_question_entity(m.group(0), question) for m in kind.answer.finditer(answer)
+            not _names_question_entity(m.group(0), question)
+            and (kind.name != "数量" or not measured or _near(answer, m, measured))
+            for m in kind.answer.finditer(answer)
         )
         if not found and kind.pos:
             found = any(
@@ -97,3 +115,19 @@ def _names_question_entity(match: str, question: str) -> bool:
     ("如上海成立城市运行管理中心"), so a tail of four or more characters found in the question
     ("城市运行管理中心") counts too."""
     return any(match[start:] in question for start in range(max(len(match) - 3, 1)))
+
+
+def _near(text: str, match: re.Match[str], words: Sequence[str]) -> bool:
+    """Whether one of ``words`` is within a few characters of ``match``, in the same clause."""
+    before = _CLAUSE_BREAK.split(text[max(0, match.start() - NEAR_CHARS) : match.start()])[-1]
+    after = _CLAUSE_BREAK.split(text[match.end() : match.end() + NEAR_CHARS])[0]
+    return any(w in before + match.group(0) + after for w in words)
+
+
+def counted_thing(question: str) -> str:
+    """What a quantity question counts, as the question words it ("数据集"), or ""."""
+    match = _COUNTED.search(question)
+    if not match:
+        return ""
+    thing = _COUNTED_STOP.split(match.group(1))[0]
+    return thing if len(thing) >= 2 else ""

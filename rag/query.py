@@ -81,7 +81,7 @@ class QueryAnalyzer:
         pairs = self.tokenizer.pos_cut(stripped)
         content += self._content_words(pairs, specific)
         # A quoted item ("“6”指什么") points at the sentence that defines it, however short.
-        content += [f"“{m.group(1)}”" for m in _QUOTED.finditer(question)]
+        content += quoted_items(question)
         return QueryTerms(
             tuple(dict.fromkeys(content)),
             tuple(dict.fromkeys(specific)),
@@ -129,6 +129,12 @@ def _asked_noun(pairs: list[tuple[str, str]]) -> str:
         elif asking:
             return word if flag.startswith("n") and len(word) >= 2 else ""
     return ""
+
+
+def quoted_items(question: str) -> list[str]:
+    """Short quoted items of a question, with their quotes ("“6”"): the sentence that answers
+    "“6”指什么" quotes it too."""
+    return [f"“{m.group(1)}”" for m in _QUOTED.finditer(question)]
 
 
 def quantity_focus(question: str, terms: QueryTerms) -> str | None:

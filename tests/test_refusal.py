@@ -138,3 +138,16 @@ def test_chatty_fragments_are_neither_content_nor_names() -> None:
     assert "那阵子" not in terms.specific
     assert "模型" in terms.content
     assert "张竞涛" in analyzer.terms("张竞涛研究什么？").specific  # real names still count
+
+
+def test_a_count_must_stand_next_to_what_is_counted() -> None:
+    """ "多少个数据集" is not answered by "226个城市"; "多少地级以上城市" is."""
+    from rag.answer_type import counted_thing, missing_types
+
+    sentence = ["我国已有226个地级以上城市建成了数据开放平台。"]
+    question = "平均每个平台开放了多少个数据集？"
+    assert counted_thing(question) == "数据集"
+    assert missing_types(question, sentence, _pos_cut, (), ["数据集"]) == ["数量"]
+    question = "全国有多少地级以上城市建成了数据开放平台？"
+    assert missing_types(question, sentence, _pos_cut, (), [counted_thing(question)]) == []
+    assert counted_thing("分为几个阶段？") == ""  # a list answers it, no number needed
