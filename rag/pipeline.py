@@ -18,7 +18,7 @@ from rag.answer_type import counted_thing, missing_types
 from rag.decompose import split_parallel
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
 from rag.outline import outline_lines, outline_passages
-from rag.query import QueryAnalyzer, QueryTerms, missing_specific, quantity_focus, quoted_items
+from rag.query import QueryAnalyzer, QueryTerms, defined_items, missing_specific, quantity_focus
 from rag.refusal import Evidence, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
 from rag.synonyms import term_forms
@@ -169,11 +169,10 @@ class QAPipeline:
         )
         if missing:
             return [], f"资料中没有给出问题所问的{'、'.join(missing)}"
-        # The last quoted item is the one asked about ("“6123”中的“6”指什么"): a sentence that
-        # never says it does not explain it.
-        asked = quoted_items(query)[-1:]
-        if asked and not any(asked[0] in u.text for u in chosen):
-            return [], f"资料中没有解释{asked[0]}"
+        # "“2”指什么" is not answered by a sentence that never says “2”.
+        unexplained = [q for q in defined_items(query) if not any(q in u.text for u in chosen)]
+        if unexplained:
+            return [], f"资料中没有解释{'、'.join(unexplained)}"
         return chosen, ""
 
     @staticmethod

@@ -40,6 +40,10 @@ _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
 _ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
 _SELF_REFERENCES = ("我", "咱", "本", "该", "这", "那", "各", "城市", "政府", "论文", "文章")
 _QUOTED = re.compile(r"[“\"]([^”\"“]{1,12})[”\"]")
+_DEFINED = re.compile(
+    r"((?:[“\"][^”\"“]{1,12}[”\"][和与及、])*[“\"][^”\"“]{1,12}[”\"])[^，,。？?“\"]{0,4}"
+    r"(?:指|代表|表示|意思|含义)"
+)
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
 _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市"})
@@ -132,9 +136,14 @@ def _asked_noun(pairs: list[tuple[str, str]]) -> str:
 
 
 def quoted_items(question: str) -> list[str]:
-    """Short quoted items of a question, with their quotes ("“6”"): the sentence that answers
-    "“6”指什么" quotes it too."""
+    """Short quoted items of a question, with their quotes ("“6”")."""
     return [f"“{m.group(1)}”" for m in _QUOTED.finditer(question)]
+
+
+def defined_items(question: str) -> list[str]:
+    """Quoted items whose meaning the question asks ("“6”指什么", "“2”和“3”分别代表什么"): the
+    sentence that explains one says it too."""
+    return [f"“{q}”" for m in _DEFINED.finditer(question) for q in _QUOTED.findall(m.group(1))]
 
 
 def quantity_focus(question: str, terms: QueryTerms) -> str | None:

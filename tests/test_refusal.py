@@ -151,3 +151,21 @@ def test_a_count_must_stand_next_to_what_is_counted() -> None:
     question = "全国有多少地级以上城市建成了数据开放平台？"
     assert missing_types(question, sentence, _pos_cut, (), [counted_thing(question)]) == []
     assert counted_thing("分为几个阶段？") == ""  # a list answers it, no number needed
+
+
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [
+        ("“6123”总体架构中的“6”指什么？", ["“6”"]),
+        ("框架中，“2”和“3”具体分别代表什么？", ["“2”", "“3”"]),
+        ('"X"是什么意思？', ["“X”"]),
+        # Quoted context, not the thing asked about:
+        ("“6123”总体架构中的两大支撑指的是什么？", []),
+        ("消除“系统孤岛”对应的是哪一个特征？", []),
+        ("特色产业驱动路径要统筹推进哪“四化”？", []),
+    ],
+)
+def test_quoted_items_whose_meaning_is_asked(question: str, items: list[str]) -> None:
+    from rag.query import defined_items
+
+    assert defined_items(question) == items
