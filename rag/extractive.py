@@ -29,6 +29,13 @@ _ITEM_START = re.compile(
 _ENUM_INTRO = re.compile(
     r"(?:包含|包括|主要有|分为|如下)[^。]{0,12}(?:方面|内容|环节|层级|部分|阶段|类)?[。：:]$"
 )
+# "提出了三大核心观点。", "主要包含3方面内容：": a sentence whose items follow it.
+_ANNOUNCES_ITEMS = re.compile(
+    r"[一二三四五六七八九十两\d]+\s*(?:大|个|项|点|类|条|方面)[\u4e00-\u9fff]{0,8}[。：:]$"
+)
+# "这一阶段…", "此种路径…": a sentence that goes on about the one before it.
+_ANAPHOR = re.compile(r"^(?:这一|这些|这个|这种|此种|此外|该|其)")
+SHORT_HEADING_CHARS = 40  # an item this short is a heading; its explanation follows it
 EMBED_WEIGHT = 0.6
 MAX_UNITS = 3
 CLOSE_TO_BEST = 0.85
@@ -145,7 +152,30 @@ class ExtractiveAnswerer:
             enumeration = _relevant_enumeration(best, units)
             if enumeration:
                 chosen = [best, *enumeration]
+        chosen = chosen + _continuations(chosen, units)
         return _dedupe_and_budget(_reading_order(chosen))
+
+
+def _continuations(chosen: list[Unit], units: list[Unit]) -> list[Unit]:
+    """What a chosen sentence needs to say anything: the explanation after a short item
+    heading ("三是研究制定…标准规范。" then "通过规划编制指南…") or after a short sentence the
+    next one goes on about ("…即条线建设期。" then "这一阶段…"), and the items after a
+    sentence that announces them ("提出了三大核心观点。" then "一是…")."""
+    added: list[Unit] = []
+    for unit in chosen:
+        siblings = sorted((u for u in units if u.group == unit.group), key=lambda u: u.order)
+        after = siblings[siblings.index(unit) + 1 :] if unit in siblings else []
+        if not after:
+            continue
+        if _ANNOUNCES_ITEMS.search(unit.text) and _ITEM_START.match(after[0].text):
+            added += [u for u in after if _ITEM_START.match(u.text)]
+        elif (
+            len(unit.text) <= SHORT_HEADING_CHARS
+            and not _ITEM_START.match(after[0].text)
+            and (_ITEM_START.match(unit.text) or _ANAPHOR.match(after[0].text))
+        ):
+            added.append(after[0])
+    return added
 
 
 def _reading_order(units: list[Unit]) -> list[Unit]:

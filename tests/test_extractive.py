@@ -1,0 +1,44 @@
+"""Unit selection of the extractive answerer, on hand-made scored units (no embedder)."""
+
+from __future__ import annotations
+
+from rag.extractive import ExtractiveAnswerer, Unit
+
+
+def _units(texts: list[str], scores: list[float]) -> list[Unit]:
+    group = ("doc", "§1")
+    return [
+        Unit(text, 0, i, score, None, group, (0, i))
+        for i, (text, score) in enumerate(zip(texts, scores, strict=True))
+    ]
+
+
+def _select(question: str, texts: list[str], scores: list[float]) -> list[str]:
+    answerer = ExtractiveAnswerer(embed_model=None)  # type: ignore[arg-type]
+    return [u.text for u in answerer.select(question, _units(texts, scores))]
+
+
+def test_short_item_heading_brings_its_explanation() -> None:
+    texts = [
+        "三是研究制定设计方法与标准规范。",
+        "通过规划编制指南、制定标准等方式,逐步健全规范体系。",
+        "另一段无关的话。",
+    ]
+    assert _select("怎样推进标准规范建设？", texts, [0.9, 0.3, 0.1]) == texts[:2]
+
+
+def test_short_sentence_brings_the_sentence_that_goes_on_about_it() -> None:
+    texts = ["2014—2016年是第二阶段,即条线建设期。", "这一阶段聚焦开展顶层设计。", "其他。"]
+    assert _select("条线建设期的特点是什么？", texts, [0.9, 0.3, 0.1]) == texts[:2]
+
+
+def test_announced_items_follow_their_announcement() -> None:
+    texts = ["提出了三大核心观点。", "一是明确内涵特征;", "二是总结六大路径;", "三是提出三点建议。"]
+    picked = _select("论文给出的答案是什么？", texts, [0.9, 0.2, 0.2, 0.2])
+    assert picked == texts
+
+
+def test_a_long_sentence_stands_alone() -> None:
+    long = "城市数字化转型是指综合运用信息与通信技术、公共资源和政策工具,实现城市发展新形态的过程。"
+    texts = [long, "这一概念强调系统集成。"]
+    assert _select("概念是什么？", texts, [0.9, 0.1]) == [long]
