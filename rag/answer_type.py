@@ -22,12 +22,6 @@ class AnswerType:
     pos: tuple[str, ...] = ()  # or: a word with one of these parts of speech
 
 
-# "多少个数据集": the few characters after the interrogative and its measure word name what
-# is counted. ("几个阶段" asks for a list, which answers it without a number.)
-_COUNTED = re.compile(
-    r"多少(?:个|项|家|座|条|次|倍|种|类|名|位|人|万|亿|元|大)?([\u4e00-\u9fff]{2,3})"
-)
-_COUNTED_STOP = re.compile(r"[的了是在呢吗？?，,。]")
 # How close a number must stand to the thing a quantity question counts, within its clause.
 NEAR_CHARS = 12
 _CLAUSE_BREAK = re.compile(r"[。；;！？!?，,]")
@@ -132,12 +126,3 @@ def _near(text: str, match: re.Match[str], words: Sequence[str]) -> bool:
     before = _CLAUSE_BREAK.split(text[max(0, match.start() - NEAR_CHARS) : match.start()])[-1]
     after = _CLAUSE_BREAK.split(text[match.end() : match.end() + NEAR_CHARS])[0]
     return any(w in before + match.group(0) + after for w in words)
-
-
-def counted_thing(question: str) -> str:
-    """What a quantity question counts, as the question words it ("数据集"), or ""."""
-    match = _COUNTED.search(question)
-    if not match:
-        return ""
-    thing = _COUNTED_STOP.split(match.group(1))[0]
-    return thing if len(thing) >= 2 else ""

@@ -14,14 +14,20 @@ from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from rag.answer_type import counted_thing, missing_types
+from rag.answer_type import missing_types
 from rag.decompose import split_parallel
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
 from rag.outline import outline_lines, outline_passages
-from rag.query import QueryAnalyzer, QueryTerms, defined_items, missing_specific, quantity_focus
+from rag.query import (
+    QueryAnalyzer,
+    QueryTerms,
+    defined_items,
+    measured_wordings,
+    missing_specific,
+    quantity_focus,
+)
 from rag.refusal import Evidence, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
-from rag.synonyms import term_forms
 from rag.taxonomy import Taxonomy
 from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
 from rag.verify import MARKER, CitationVerifier, faithfulness
@@ -165,7 +171,7 @@ class QAPipeline:
             [u.text for u in chosen],
             self.analyzer.tokenizer.pos_cut,
             (*found.terms.specific, found.terms.subject),
-            self._measured(query, found.terms),
+            measured_wordings(query, found.terms),
         )
         if missing:
             return [], f"资料中没有给出问题所问的{'、'.join(missing)}"
@@ -174,15 +180,6 @@ class QAPipeline:
         if unexplained:
             return [], f"资料中没有解释{'、'.join(unexplained)}"
         return chosen, ""
-
-    @staticmethod
-    def _measured(query: str, terms: QueryTerms) -> list[str]:
-        """Wordings of what a quantity question counts ("多少个数据集" -> 数据集)."""
-        counted = counted_thing(query)
-        if counted:
-            return [counted]
-        focus = quantity_focus(query, terms)
-        return term_forms(focus) if focus else []
 
     # ----- building answers ----------------------------------------------------------
     def _compose(self, question: str, cited: list[tuple[Unit, Passage]]) -> Answer:

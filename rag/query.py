@@ -45,6 +45,12 @@ _DEFINED = re.compile(
     r"((?:[“\"][^”\"“]{1,12}[”\"][和与及、])*[“\"][^”\"“]{1,12}[”\"])[^，,。？?“\"]{0,4}"
     r"(?:指|代表|表示|意思|含义)"
 )
+# "多少个数据集": the few characters after the interrogative and its measure word name what
+# is counted. ("几个阶段" asks for a list, which answers it without a number.)
+_COUNTED = re.compile(
+    r"多少(?:个|项|家|座|条|次|倍|种|类|名|位|人|万|亿|元|大)?([\u4e00-\u9fff]{2,3})"
+)
+_COUNTED_STOP = re.compile(r"[的了是在呢吗？?，,。]")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
 _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市"})
@@ -145,6 +151,25 @@ def defined_items(question: str) -> list[str]:
     """Quoted items whose meaning the question asks ("“6”指什么", "“2”和“3”分别代表什么"): the
     sentence that explains one says it too."""
     return [f"“{q}”" for m in _DEFINED.finditer(question) for q in _QUOTED.findall(m.group(1))]
+
+
+def counted_thing(question: str) -> str:
+    """What a quantity question counts, as the question words it ("数据集"), or ""."""
+    match = _COUNTED.search(question)
+    if not match:
+        return ""
+    thing = _COUNTED_STOP.split(match.group(1))[0]
+    return thing if len(thing) >= 2 else ""
+
+
+def measured_wordings(question: str, terms: QueryTerms) -> list[str]:
+    """Wordings of what a quantity question counts ("多少个数据集" -> 数据集), else of its
+    quantity focus; [] for other questions."""
+    counted = counted_thing(question)
+    if counted:
+        return [counted]
+    focus = quantity_focus(question, terms)
+    return term_forms(focus) if focus else []
 
 
 def quantity_focus(question: str, terms: QueryTerms) -> str | None:

@@ -152,7 +152,8 @@ def test_chatty_fragments_are_neither_content_nor_names() -> None:
 
 def test_a_count_must_stand_next_to_what_is_counted() -> None:
     """ "多少个数据集" is not answered by "226个城市"; "多少地级以上城市" is."""
-    from rag.answer_type import counted_thing, missing_types
+    from rag.answer_type import missing_types
+    from rag.query import counted_thing
 
     sentence = ["我国已有226个地级以上城市建成了数据开放平台。"]
     question = "平均每个平台开放了多少个数据集？"
