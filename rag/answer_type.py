@@ -1,5 +1,6 @@
-"""Expected answer types: a question asking "哪一年", "多少", "哪家企业" or "哪个城市" is
-answered only if the answer actually contains a date, a number, an organisation or a place.
+"""Expected answer types: a question asking "哪一年", "多少", "多久", "哪家企业" or "哪个城市" is
+answered only if the answer actually contains a date, a number, a frequency or duration, an
+organisation or a place.
 
 Without this check, "杭州城市大脑2.0版本是哪一年发布的？" would be "answered" with the passage about
 Hangzhou's city brain, which never gives the year.
@@ -50,6 +51,14 @@ ANSWER_TYPES = (
         "比例",
         re.compile(r"百分之几|百分比|占比|比例|比重|几成"),
         re.compile(r"[%％]|百分之|[一二三四五六七八九十]成"),
+    ),
+    AnswerType(
+        "频次或时长",
+        re.compile(r"多久|多长时间|多长周期|多频繁|频次|频率|间隔多长|几天一次|多少天"),
+        re.compile(
+            r"每[年月周天日季]|每季度|每半年|\d+\s*个?(?:年|月|周|天|日|小时|工作日)"
+            r"|[一二两三四五六七八九十半]+个?(?:年|月|周|天|日|小时|工作日)"
+        ),
     ),
     AnswerType(
         "机构或单位",

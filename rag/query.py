@@ -28,7 +28,7 @@ _QUESTION_WORD_TEXT = """
     论文 本文 文章 该文 报告 资料 文件 文档 作者 研究 原文 文中 提出 认为 方面 做 做了 哪方面
     给出 答案 回答 描述 阐述 论述 归纳 看待 看法 观点 有没有 有无 参考 借鉴 例子 举例 原因
     离不开 必须 必要 要不要 应当 为啥 到底 究竟 讲讲 说说 谈谈 聊聊 看看 介绍介绍
-    东西 事情 事儿"""
+    东西 事情 事儿 时候 分成 分为 划分"""
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_TEXT.split())
 _INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎)")
 # -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.
@@ -39,6 +39,7 @@ RARE_WORD_INFO = 12.0
 _QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比例|金额|排名")
 _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
 _ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
+_NOT_NAME_POS = ("r", "t", "d", "m", "u", "p", "c", "f")
 _SELF_REFERENCES = ("我", "咱", "本", "该", "这", "那", "各", "城市", "政府", "论文", "文章")
 _QUOTED = re.compile(r"[“\"]([^”\"“]{1,12})[”\"]")
 _DEFINED = re.compile(
@@ -92,7 +93,9 @@ class QueryAnalyzer:
         pairs = self.tokenizer.pos_cut(stripped)
         content += self._content_words(pairs, specific)
         # A quoted item ("“6”指什么") points at the sentence that defines it, however short.
-        content += quoted_items(question)
+        # A quoted word that is already a content term ("“中枢”平台") is not counted twice:
+        # the corpus rarely quotes the way the question does.
+        content += [q for q in quoted_items(question) if q[1:-1] not in content]
         return QueryTerms(
             tuple(dict.fromkeys(content)),
             tuple(dict.fromkeys(specific)),
@@ -125,6 +128,11 @@ class QueryAnalyzer:
         """The actor before a verb-introducing preposition ("X为/在/对/向…"), if short."""
         match = _ACTOR.match(question.strip())
         if not match or match.group(1).startswith(_SELF_REFERENCES):
+            return ""
+        # A name is nouns (or words jieba does not know); pronouns, time words, adverbs and
+        # numerals mean a chatty clause ("最早那几年大家还在…"), not an actor.
+        pairs = self.tokenizer.pos_cut(match.group(1))
+        if any(flag.startswith(_NOT_NAME_POS) for _, flag in pairs):
             return ""
         return match.group(1)
 

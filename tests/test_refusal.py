@@ -114,6 +114,10 @@ def _pos_cut(text: str) -> list[tuple[str, str]]:
         ("项目总投资多少钱？", ["项目总投资12.5亿元。"], (), []),
         ("运维费占建设投入的百分之几？", ["建成3个中心。"], (), ["比例"]),
         ("运维费占比多少？", ["运维费约占15%。"], (), []),
+        # "多久" asks for a frequency or a duration; "定期" gives neither.
+        ("领导小组多久开一次会？", ["领导小组定期召开会议,统筹推进转型工作。"], (), ["频次或时长"]),
+        ("领导小组多久开一次会？", ["领导小组每季度召开一次全体会议。"], (), []),
+        ("平台建设周期多长时间？", ["一期工程用时18个月建成。"], (), []),
         # "城市有哪些" asks for places as much as "哪些城市" does.
         ("使用率较低的城市有哪些？", ["部分城市数据开放平台使用率较低。"], (), ["地点"]),
     ],
@@ -148,6 +152,30 @@ def test_chatty_fragments_are_neither_content_nor_names() -> None:
     assert "那阵子" not in terms.specific
     assert "模型" in terms.content
     assert "张竞涛" in analyzer.terms("张竞涛研究什么？").specific  # real names still count
+
+
+def test_a_chatty_opening_clause_is_not_an_actor() -> None:
+    """ "X在/为…" names an actor only when X is a name; "最早那几年大家还在…" is a clause whose
+    words would otherwise be reported as an unknown name."""
+    from rag.lexical import ChineseTokenizer
+    from rag.query import QueryAnalyzer
+
+    analyzer = QueryAnalyzer(ChineseTokenizer())
+    assert analyzer.terms("最早那几年大家还在琢磨智慧城市是什么？").subject == ""
+    assert analyzer.terms("字节跳动为成都公园城市提供了哪些技术支持？").subject == "字节跳动"
+
+
+def test_a_quoted_content_word_is_one_term_and_classifying_verbs_are_frame() -> None:
+    """ "“中枢”平台" is about 中枢, which the corpus writes without quotes; "分成哪几类" frames a
+    list question."""
+    from rag.lexical import ChineseTokenizer
+    from rag.query import QueryAnalyzer
+
+    analyzer = QueryAnalyzer(ChineseTokenizer())
+    content = analyzer.terms("那个“中枢”平台包括哪几块？应用场景分成哪几类？").content
+    assert "中枢" in content and "“中枢”" not in content
+    assert not {"分成", "划分"} & set(content)
+    assert "“6”" in analyzer.terms("“6123”中的“6”指什么？").content
 
 
 def test_a_count_must_stand_next_to_what_is_counted() -> None:
