@@ -15,10 +15,12 @@ from rag.types import REFUSAL_TEXT, Passage
 
 # Share of the question's IDF-weighted content terms the top passages must contain.
 MIN_COVERAGE = 0.35
-# Relevance (cosine blended with term coverage) of the best passage.
-MIN_TOP_SCORE = 0.3
-# Score of the best answer sentence (embedding similarity blended with term overlap).
-MIN_SENTENCE_SCORE = 0.25
+# Floors for the relevance (cosine blended with term coverage) of the best passage and the
+# score of the best answer sentence. They only catch keyword coincidences: colloquial
+# paraphrases of answerable questions score 0.23-0.30 with the bundled USE embedder, the same
+# band as off-topic questions, so the coverage check and the answer types decide those.
+MIN_TOP_SCORE = 0.2
+MIN_SENTENCE_SCORE = 0.2
 EVIDENCE_PASSAGES = 3
 
 

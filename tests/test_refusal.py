@@ -104,6 +104,15 @@ def _pos_cut(text: str) -> list[tuple[str, str]]:
             ["机构或单位"],
         ),
         ("首席体验官由哪个部门担任？", ["由自然资源部牵头。"], (), []),
+        # A data or computing centre is a facility, not an organisation.
+        (
+            "算力中心是跟哪家企业合作建的？",
+            ["统筹新型数据中心、智能计算中心等设施建设,围绕“一张网”总体布局。"],
+            (),
+            ["机构或单位"],
+        ),
+        ("由哪个机构运营？", ["由城市运行管理中心统一运营。"], (), []),
+        ("由哪个部门审批？", ["由市大数据局统一审批。"], (), []),
         # Money and shares need an amount and a percentage, not just any number.
         (
             "建一个运行管理中心大概得投多少钱？",
