@@ -39,6 +39,7 @@ RARE_WORD_INFO = 12.0
 _QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比例|金额|排名")
 _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
 _ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
+_MEASURE_WORDS = frozenset("篇份个本部")
 _NOT_NAME_POS = ("r", "t", "d", "m", "u", "p", "c", "f")
 _SELF_REFERENCES = ("我", "咱", "本", "该", "这", "那", "各", "城市", "政府", "论文", "文章")
 _QUOTED = re.compile(r"[“\"]([^”\"“]{1,12})[”\"]")
@@ -111,6 +112,8 @@ class QueryAnalyzer:
             word = word.strip()
             if not word or word in _QUESTION_WORDS or _INTERROGATIVE.match(word):
                 continue
+            if word[0] in _MEASURE_WORDS and word[1:] in _QUESTION_WORDS:
+                continue  # "这篇文章" segmented as 这 / 篇文章
             if not re.search(r"[\w]", word):
                 continue
             if flag.startswith("v") and not self.tokenizer.known(word):

@@ -299,7 +299,8 @@ class IndexStore:
         return best
 
     def texts(self) -> list[str]:
-        """The text of every chunk (for document frequencies), cached with the chunks."""
+        """Each chunk's heading and text (for document frequencies, counted the way coverage
+        reads passages), cached with the chunks."""
         return self._text_cache()[0]
 
     def corpus_text(self) -> str:
@@ -310,10 +311,9 @@ class IndexStore:
         cached = self._texts
         if cached is None:
             chunks = self.chunks().values()
-            texts = [c.text for c in chunks]
+            texts = [f"{c.metadata.get('section', '')}\n{c.text}" for c in chunks]
             titles = {str(c.metadata.get("doc_title", "")) for c in chunks}
-            sections = {str(c.metadata.get("section", "")) for c in chunks}
-            cached = (texts, "\n".join([*texts, *titles, *sections]))
+            cached = (texts, "\n".join([*texts, *titles]))
             self._texts = cached
         return cached
 
