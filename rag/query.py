@@ -123,7 +123,9 @@ class QueryAnalyzer:
             is_number = bool(_DIGITS.search(word))
             if (flag in _SPECIFIC_POS and word not in _GENERIC_PLACE) or is_number:
                 specific.append(word)
-            if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number):
+            # An ordinal stage ("第三阶段") is a time word to jieba but names what is asked.
+            ordinal = flag == "t" and word.startswith("第")
+            if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number or ordinal):
                 content.append(word)
         return content
 
