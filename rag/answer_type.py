@@ -39,7 +39,8 @@ ANSWER_TYPES = (
     ),
     AnswerType(
         "数量",
-        re.compile(r"多少|多大|(?<!哪)几[个家项座条次倍]|规模|比例|金额|数量|排名|第几"),
+        # "好几个系统", "这几个", "十几个" state a number; only a bare "几个" asks one.
+        re.compile(r"多少|多大|(?<![哪好这那十])几[个家项座条次倍]|规模|比例|金额|数量|排名|第几"),
         re.compile(r"\d|[一二两三四五六七八九十百千万亿]+[个项类级家座条种层大方面次倍亿元]|[%％]"),
     ),
     AnswerType(

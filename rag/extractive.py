@@ -34,6 +34,8 @@ _ANNOUNCES_ITEMS = re.compile(
     r"[一二三四五六七八九十两\d]+\s*(?:大|个|项|点|类|条|方面)[\u4e00-\u9fff]{0,8}[。：:]$"
 )
 # "这一阶段…", "此种路径…": a sentence that goes on about the one before it.
+# A paragraph that is only a name or a short label, without punctuation or digits.
+_LABEL = re.compile(r"[\u4e00-\u9fffA-Za-z·]{2,8}")
 _ANAPHOR = re.compile(r"^(?:这一|这些|这个|这种|此种|此外|该|其)")
 SHORT_HEADING_CHARS = 40  # an item this short is a heading; its explanation follows it
 EMBED_WEIGHT = 0.6
@@ -69,15 +71,24 @@ def units_with_leads(text: str) -> list[tuple[str, str]]:
     """Each unit with the first sentence of its paragraph ("" for that sentence itself).
 
     The lead is context: in "…呈现“6123”总体架构。“2”是指…两大支撑。" the second sentence is about
-    "6123" although it does not repeat it."""
+    "6123" although it does not repeat it. A paragraph that is only a short label (a name
+    above a biography) is not a unit: it heads the next paragraph ("张竞涛：中国信息通信…")."""
     pairs: list[tuple[str, str]] = []
-    for para in text.split("\n"):
+    label = ""
+    paragraphs = [para.strip() for para in text.split("\n") if para.strip()]
+    for index, para in enumerate(paragraphs):
+        if _LABEL.fullmatch(para) and not _ITEM_START.match(para) and index + 1 < len(paragraphs):
+            label = para  # "张竞涛" above the paragraph about him
+            continue
         pieces, pos = [], 0
         for match in _UNIT_END.finditer(para):
             pieces.append(para[pos : match.end()].strip())
             pos = match.end()
         pieces.append(para[pos:].strip())
         pieces = [p for p in pieces if p]
+        if label and pieces:
+            pieces[0] = f"{label}：{pieces[0]}"
+            label = ""
         pairs += [(unit, pieces[0] if i else "") for i, unit in enumerate(pieces)]
     return pairs
 

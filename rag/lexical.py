@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,12 @@ class ChineseTokenizer:
 
             self._pos = jieba.posseg.POSTokenizer(self._jieba)
         return [(pair.word, pair.flag) for pair in self._pos.cut(text)]
+
+    def dictionary_pos_cut(self, text: str) -> list[tuple[str, str]]:
+        """Like ``pos_cut`` with dictionary words only (no HMM guesses at unknown words)."""
+        self.pos_cut("")  # builds the POS tokenizer
+        pos: Any = self._pos
+        return [(pair.word, pair.flag) for pair in pos.cut(text, HMM=False)]
 
     def known(self, word: str) -> bool:
         """Whether the word is in the dictionary (not a fragment found by jieba's HMM)."""

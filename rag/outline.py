@@ -60,6 +60,11 @@ def outline_lines(passages: list[Passage]) -> list[str]:
     lines = []
     for p in passages:
         units = split_units(p.text)
-        heading = p.section.split(" > ")[-1]
+        heading = section_heading(p)
         lines.append(f"{heading}：{units[0]}" if units else heading)
     return lines
+
+
+def section_heading(passage: Passage) -> str:
+    """The innermost heading of a passage's section ("3.2 数字底座驱动路径"), or ""."""
+    return passage.section.split(" > ")[-1].strip()

@@ -17,7 +17,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from rag.answer_type import missing_types
 from rag.decompose import split_parallel
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
-from rag.outline import outline_lines, outline_passages
+from rag.outline import outline_lines, outline_passages, section_heading
 from rag.query import (
     QueryAnalyzer,
     QueryTerms,
@@ -183,17 +183,26 @@ class QAPipeline:
 
     # ----- building answers ----------------------------------------------------------
     def _compose(self, question: str, cited: list[tuple[Unit, Passage]]) -> Answer:
-        """Each unit followed by its passage's marker; repeated units appear once."""
+        """Each unit followed by its passage's marker, under the heading of its section;
+        repeated units appear once.
+
+        The heading says where a sentence stands and often names what was asked: "which path
+        does Qingdao follow" is answered by "3.2 数字底座驱动路径" above the Qingdao sentences."""
         numbers: dict[str, int] = {}
         passages: dict[str, Passage] = {}
         parts: list[str] = []
         seen: set[str] = set()
+        current = ""
         for unit, passage in cited:
             if unit.text in seen:
                 continue
             seen.add(unit.text)
             n = numbers.setdefault(passage.id, len(numbers) + 1)
             passages[passage.id] = passage
+            heading = section_heading(passage)
+            if heading and heading != current:
+                parts.append(f"\n【{heading}】[{n}]\n")
+            current = heading
             parts.append(f"{unit.text}[{n}]")
         citations = [Citation.from_passage(n, passages[pid]) for pid, n in numbers.items()]
         return self._verified(question, LEAD_IN + "".join(parts), citations, "extractive")

@@ -28,7 +28,7 @@ _QUESTION_WORD_TEXT = """
     论文 本文 文章 该文 报告 资料 文件 文档 作者 研究 原文 文中 提出 认为 方面 做 做了 哪方面
     给出 答案 回答 描述 阐述 论述 归纳 看待 看法 观点 有没有 有无 参考 借鉴 例子 举例 原因
     离不开 必须 必要 要不要 应当 为啥 到底 究竟 讲讲 说说 谈谈 聊聊 看看 介绍介绍
-    东西 事情 事儿 时候 分成 分为 划分"""
+    东西 事情 事儿 时候 分成 分为 划分 组成 构成 部分 说法 大家 起来"""
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_TEXT.split())
 _INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎)")
 # -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.
@@ -94,9 +94,10 @@ class QueryAnalyzer:
         pairs = self.tokenizer.pos_cut(stripped)
         content += self._content_words(pairs, specific)
         # A quoted item ("“6”指什么") points at the sentence that defines it, however short.
-        # A quoted word that is already a content term ("“中枢”平台") is not counted twice:
-        # the corpus rarely quotes the way the question does.
-        content += [q for q in quoted_items(question) if q[1:-1] not in content]
+        # A quoted word that is already a content term or a wording of one ("“中枢”平台",
+        # "“智能中枢”") is not counted twice: the corpus rarely quotes the way the question does.
+        forms = {form for term in content for form in term_forms(term)}
+        content += [q for q in quoted_items(question) if q[1:-1] not in forms]
         return QueryTerms(
             tuple(dict.fromkeys(content)),
             tuple(dict.fromkeys(specific)),
@@ -120,6 +121,8 @@ class QueryAnalyzer:
                 continue  # a segmentation fragment of chatty wording ("来拆", "给弄")
             if flag.startswith("nr") and word[0] in _DEICTIC_START:
                 continue  # a time phrase jieba takes for a name ("那阵子", "段时间")
+            if flag in _SPECIFIC_POS and self._phrase_tagged_as_name(word):
+                flag = "v"  # "刚成立" (刚/d + 成立/v) is a phrase, not a name
             is_number = bool(_DIGITS.search(word))
             if (flag in _SPECIFIC_POS and word not in _GENERIC_PLACE) or is_number:
                 specific.append(word)
@@ -128,6 +131,21 @@ class QueryAnalyzer:
             if len(word) >= 2 and (flag.startswith(_CONTENT_POS) or is_number or ordinal):
                 content.append(word)
         return content
+
+    def _phrase_tagged_as_name(self, word: str) -> bool:
+        """jieba tags some phrases as names, even in its dictionary ("刚成立": 刚/d + 成立/v). A
+        name does not split into a function word (adverb, pronoun, time word…) and a verb or
+        adjective; "任正非" or "曾国藩" leave no word after the surname."""
+        if len(word) < 3:
+            return False
+        head = self.tokenizer.dictionary_pos_cut(word[0])
+        rest = self.tokenizer.dictionary_pos_cut(word[1:])
+        return (
+            bool(head)
+            and head[0][1].startswith(_NOT_NAME_POS)
+            and len(rest) == 1
+            and rest[0][1].startswith(("v", "a"))
+        )
 
     def _subject(self, question: str) -> str:
         """The actor before a verb-introducing preposition ("X为/在/对/向…"), if short."""

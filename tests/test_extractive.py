@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.extractive import ExtractiveAnswerer, Unit
+from rag.extractive import ExtractiveAnswerer, Unit, split_units
 
 
 def _units(texts: list[str], scores: list[float]) -> list[Unit]:
@@ -42,3 +42,17 @@ def test_a_long_sentence_stands_alone() -> None:
     long = "城市数字化转型是指综合运用信息与通信技术、公共资源和政策工具,实现城市发展新形态的过程。"
     texts = [long, "这一概念强调系统集成。"]
     assert _select("概念是什么？", texts, [0.9, 0.1]) == [long]
+
+
+def test_a_short_label_paragraph_heads_the_next_one() -> None:
+    """A name above a biography is not an answer unit of its own; it heads the biography."""
+    text = "张竞涛\n\n中国信息通信研究院工程师。长期从事数字孪生研究。\n刘小林\n高级工程师。"
+    assert split_units(text) == [
+        "张竞涛：中国信息通信研究院工程师。",
+        "长期从事数字孪生研究。",
+        "刘小林：高级工程师。",
+    ]
+    # A last line has nothing to head; a line with punctuation is a sentence, not a label.
+    assert split_units("正文。\n附录") == ["正文。", "附录"]
+    # An enumeration item without a full stop is an item, not a label.
+    assert split_units("一是技术维度\n正文。") == ["一是技术维度", "正文。"]

@@ -127,6 +127,9 @@ def _pos_cut(text: str) -> list[tuple[str, str]]:
         ("领导小组多久开一次会？", ["领导小组定期召开会议,统筹推进转型工作。"], (), ["频次或时长"]),
         ("领导小组多久开一次会？", ["领导小组每季度召开一次全体会议。"], (), []),
         ("平台建设周期多长时间？", ["一期工程用时18个月建成。"], (), []),
+        # "好几个系统" states a number; it does not ask one.
+        ("好几个系统没人管了，运营上有什么建议？", ["成立专业化平台公司。"], (), []),
+        ("一共建了几个中心？", ["成立专业化平台公司。"], (), ["数量"]),
         # "城市有哪些" asks for places as much as "哪些城市" does.
         ("使用率较低的城市有哪些？", ["部分城市数据开放平台使用率较低。"], (), ["地点"]),
     ],
@@ -164,6 +167,20 @@ def test_chatty_fragments_are_neither_content_nor_names() -> None:
     assert "那阵子" not in terms.specific
     assert "模型" in terms.content
     assert "张竞涛" in analyzer.terms("张竞涛研究什么？").specific  # real names still count
+    # jieba's dictionary tags "刚成立" (刚/d + 成立/v) as a person name.
+    terms = analyzer.terms("我们区刚成立数据局，该设哪些机构？")
+    assert "刚成立" not in terms.specific
+    assert "任正非" in analyzer.terms("任正非说过什么？").specific
+
+
+def test_a_quoted_wording_of_a_thesaurus_term_is_not_counted_twice() -> None:
+    from rag.lexical import ChineseTokenizer
+    from rag.query import QueryAnalyzer
+    from rag.synonyms import Thesaurus
+
+    analyzer = QueryAnalyzer(ChineseTokenizer(), Thesaurus([["智能中枢", "中枢平台"]]))
+    content = analyzer.terms("大家都在说的“智能中枢”，按文章的说法由哪几部分组成？").content
+    assert content == ("智能中枢|中枢平台",)
 
 
 def test_a_chatty_opening_clause_is_not_an_actor() -> None:
