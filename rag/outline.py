@@ -23,8 +23,14 @@ def outline_passages(
     weights: dict[str, float],
     passages: list[Passage],
     chunks: dict[str, ChunkRecord],
+    listed: str = "",
 ) -> list[Passage]:
-    """The first passage of every child section, in order, or [] when not an outline question."""
+    """The first passage of every child section, in order, or [] when not an outline question.
+
+    A parent heading qualifies when it covers the question's terms clearly better than any
+    passage body, or when it names what the list question asks for ("经历了哪几个阶段" and
+    "1.1 …呈现“四阶段”发展趋势") and still covers the question as well as the bodies do:
+    a colloquial question's other words need not be in the heading."""
     if not passages or not weights or not is_list_question(question):
         return []
     best_body = max(coverage(weights, p.text) for p in passages[:3])
@@ -33,7 +39,10 @@ def outline_passages(
         if len(parts) < 2:
             continue
         parent_cov = coverage(weights, parts[-2])
-        if parent_cov >= MIN_PARENT_COVERAGE and parent_cov >= best_body + MIN_ADVANTAGE:
+        names_asked = bool(listed) and listed in parts[-2]
+        if (parent_cov >= MIN_PARENT_COVERAGE and parent_cov >= best_body + MIN_ADVANTAGE) or (
+            names_asked and parent_cov >= best_body
+        ):
             children = _first_chunk_per_child(top.doc_id, " > ".join(parts[:-1]), chunks)
             if len(children) >= MIN_CHILDREN:
                 return [Passage(c.id, c.text, c.metadata, score=parent_cov) for c in children]

@@ -91,7 +91,9 @@ class QAPipeline:
         found = self._retrieve(query, filters, top_k)
         passages, evidence = found.passages, found.evidence
         retrieved = time.perf_counter()
-        outline = outline_passages(query, found.weights, passages, self.retriever.store.chunks())
+        outline = outline_passages(
+            query, found.weights, passages, self.retriever.store.chunks(), found.terms.listed
+        )
         if outline and not evidence.missing_terms and self.llm_answerer is None:
             answer = self._compose_outline(question, outline)
             yield StreamEvent("delta", answer.text)

@@ -62,6 +62,7 @@ _ASKING_DETERMINERS = frozenset(_ASKING_TEXT.split())
 _DEICTIC_START = frozenset("这那该此每各某段阵些")
 _FILLER_TEXT = "的 一 个 种 类 些 项"
 _DETERMINER_FILLERS = frozenset(_FILLER_TEXT.split())
+_COUNT_FILLERS = ("m", "mq", "b", "q")  # "六条", "主导" between "哪" and the noun
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class QueryTerms:
     specific: tuple[str, ...]  # names, numbers, English tokens and 《titles》
     subject: str = ""  # a short leading actor ("字节跳动" in "字节跳动为…提供了什么")
     asked: str = ""  # the noun an interrogative asks for ("股权结构" in "怎样的股权结构")
+    listed: str = ""  # the kind of item a list question asks for ("阶段" in "哪几个阶段")
     # The plain words of each thesaurus term, used when no wording of it occurs in the corpus.
     pieces: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -103,6 +105,7 @@ class QueryAnalyzer:
             tuple(dict.fromkeys(specific)),
             self._subject(question),
             _asked_noun(pairs),
+            _asked_noun(pairs, counted=True),
             pieces,
         )
 
@@ -160,13 +163,17 @@ class QueryAnalyzer:
         return match.group(1)
 
 
-def _asked_noun(pairs: list[tuple[str, str]]) -> str:
-    """The first noun after an interrogative determiner, skipping "的/个/种"."""
+def _asked_noun(pairs: list[tuple[str, str]], *, counted: bool = False) -> str:
+    """The first noun after an interrogative determiner ("怎样的股权结构"), skipping "的/个/种".
+
+    With ``counted``, also after a counting interrogative ("哪几个阶段", "几大路径",
+    "哪六条主导路径"), skipping numerals and attributives: the kind of item a list asks for."""
     asking = False
     for word, flag in pairs:
-        if word in _ASKING_DETERMINERS:
+        counting = counted and word.startswith(("哪几", "几", "哪")) and len(word) <= 3
+        if word in _ASKING_DETERMINERS or counting:
             asking = True
-        elif asking and word in _DETERMINER_FILLERS:
+        elif asking and (word in _DETERMINER_FILLERS or (counted and flag in _COUNT_FILLERS)):
             continue
         elif asking:
             return word if flag.startswith("n") and len(word) >= 2 else ""

@@ -80,6 +80,15 @@ def test_outline_question_lists_the_six_paths(assistant) -> None:
     assert answer.faithfulness == 1.0
 
 
+def test_colloquial_outline_question_lists_every_stage(assistant) -> None:
+    """ "这些年走过了哪几个阶段" asks for what heading 1.1 ("“四阶段”") lists, although its
+    other words ("这些年", "走过") are in no heading."""
+    answer = assistant.ask("这些年我国城市数字化建设大致走过了哪几个阶段？")
+    for stage in ("概念导入期", "条线建设期", "集成推进期", "全域数字化转型期"):
+        assert stage in answer.text
+    assert len(answer.citations) == 4 and answer.faithfulness == 1.0
+
+
 def test_path_filter_restricts_citations(assistant) -> None:
     answer = assistant.ask("有哪些具体做法？", path="governance")
     passages = assistant.retrieve("有哪些具体做法？", path="数字治理驱动", top_k=5)

@@ -50,6 +50,24 @@ def test_key_point_coverage(corpus_index) -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "listed"),
+    [
+        ("我国城市数字化建设经历了哪几个阶段？", "阶段"),
+        ("城市数字化转型有哪六条主导路径？", "路径"),
+        ("有几大路径？", "路径"),
+        ("论文提出了哪些建议？", "建议"),
+        ("杭州的城市大脑是哪一年发布的？", ""),
+        ("几年前建的？", ""),
+    ],
+)
+def test_the_kind_of_item_a_list_question_asks_for(question, listed) -> None:
+    from rag.lexical import ChineseTokenizer
+    from rag.query import QueryAnalyzer
+
+    assert QueryAnalyzer(ChineseTokenizer()).terms(question).listed == listed
+
+
+@pytest.mark.parametrize(
     ("question", "asked", "missing"),
     [
         ("专业化平台公司一般采用怎样的股权结构？", "股权结构", True),  # rare, never in corpus
