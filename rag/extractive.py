@@ -9,6 +9,7 @@ Answer units end at 。！？ or a paragraph end, never at ；, so "一是…；
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ OFF_FOCUS_DAMPING = 0.7
 SIBLING_ITEM_SCORE = 0.75  # another item this close to the best one: the list is the answer
 REDUNDANT_SIMILARITY = 0.75  # cosine above which a sentence restates one already chosen
 MAX_ANSWER_CHARS = 700
+# Sentence vectors of this many passages stay cached (about 20 KB each with a 512-d embedder).
+CACHED_PASSAGES = 2048
 
 
 @dataclass
@@ -100,19 +103,24 @@ def is_list_question(question: str) -> bool:
 class ExtractiveAnswerer:
     """Picks and orders answer sentences; caches sentence vectors per chunk."""
 
-    def __init__(self, embed_model: BaseEmbedding) -> None:
+    def __init__(self, embed_model: BaseEmbedding, cache_size: int = CACHED_PASSAGES) -> None:
         self.embed_model = embed_model
-        self._cache: dict[str, tuple[list[tuple[str, str]], np.ndarray]] = {}
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[list[tuple[str, str]], np.ndarray]] = OrderedDict()
 
     def units(self, passage: Passage) -> tuple[list[tuple[str, str]], np.ndarray]:
-        """(unit, paragraph lead) pairs of a passage and the units' vectors, cached."""
+        """(unit, paragraph lead) pairs of a passage and the units' vectors, cached (LRU)."""
         cached = self._cache.get(passage.id)
-        if cached is None:
-            pairs = units_with_leads(passage.text)
-            texts = [unit for unit, _ in pairs]
-            vectors = np.asarray(self.embed_model.get_text_embedding_batch(texts), np.float32)
-            cached = (pairs, vectors.reshape(len(texts), -1))
-            self._cache[passage.id] = cached
+        if cached is not None:
+            self._cache.move_to_end(passage.id)
+            return cached
+        pairs = units_with_leads(passage.text)
+        texts = [unit for unit, _ in pairs]
+        vectors = np.asarray(self.embed_model.get_text_embedding_batch(texts), np.float32)
+        cached = (pairs, vectors.reshape(len(texts), -1))
+        self._cache[passage.id] = cached
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)  # a long-running server must not grow without end
         return cached
 
     def score_units(

@@ -56,3 +56,24 @@ def test_a_short_label_paragraph_heads_the_next_one() -> None:
     assert split_units("正文。\n附录") == ["正文。", "附录"]
     # An enumeration item without a full stop is an item, not a label.
     assert split_units("一是技术维度\n正文。") == ["一是技术维度", "正文。"]
+
+
+def test_sentence_vector_cache_is_bounded() -> None:
+    """A long-running server sees ever new passages; the least recently used are dropped."""
+    import numpy as np
+
+    from rag.types import Passage
+
+    class CountingEmbedder:
+        calls = 0
+
+        def get_text_embedding_batch(self, texts: list[str]) -> list[list[float]]:
+            CountingEmbedder.calls += 1
+            return [list(np.ones(4)) for _ in texts]
+
+    answerer = ExtractiveAnswerer(CountingEmbedder(), cache_size=2)  # type: ignore[arg-type]
+    passages = [Passage(f"c{i}", f"第{i}句。", {}) for i in range(3)]
+    for p in (passages[0], passages[1], passages[0], passages[2]):
+        answerer.units(p)
+    assert CountingEmbedder.calls == 3  # the second c0 was a cache hit
+    assert list(answerer._cache) == ["c0", "c2"]  # c1 was least recently used
