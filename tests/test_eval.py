@@ -65,6 +65,15 @@ def test_shipped_dataset_meets_the_brief(dataset: list[EvalItem]) -> None:
     assert all(i.history for i in dataset if i.type == "follow-up")
 
 
+def test_holdout_set_is_valid_and_disjoint_from_the_dataset(dataset: list[EvalItem]) -> None:
+    """The hold-out questions load like the dataset (every gold span in the corpus) and share
+    no question with it, so they can tell whether a change generalises."""
+    holdout = load_dataset(DEFAULT_DATASET.with_name("holdout.jsonl"))
+    assert len(holdout) >= 40 and sum(not i.answerable for i in holdout) >= 10
+    assert not {i.question for i in holdout} & {i.question for i in dataset}
+    assert not {i.id for i in holdout} & {i.id for i in dataset}
+
+
 def test_dataset_does_not_reuse_calibration_questions(dataset: list[EvalItem]) -> None:
     calibration = Path(__file__).parent / "data" / "calibration.jsonl"
     used = {json.loads(line)["question"] for line in calibration.read_text("utf-8").splitlines()}
