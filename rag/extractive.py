@@ -35,9 +35,9 @@ _ANNOUNCES_ITEMS = re.compile(
     r"[一二三四五六七八九十两\d]+\s*(?:大|个|项|点|类|条|方面)[\u4e00-\u9fff]{0,8}[。：:]$"
 )
 # "这一阶段…", "此种路径…": a sentence that goes on about the one before it.
+_ANAPHOR = re.compile(r"^(?:这一|这些|这个|这种|此种|此外|该|其)")
 # A paragraph that is only a name or a short label, without punctuation or digits.
 _LABEL = re.compile(r"[\u4e00-\u9fffA-Za-z·]{2,8}")
-_ANAPHOR = re.compile(r"^(?:这一|这些|这个|这种|此种|此外|该|其)")
 SHORT_HEADING_CHARS = 40  # an item this short is a heading; its explanation follows it
 EMBED_WEIGHT = 0.6
 MAX_UNITS = 3

@@ -39,24 +39,25 @@ class ChineseTokenizer:
 
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
-        self._pos: object | None = None
+        self._pos: Any = None
         for word in user_words:
             if word.strip():
                 self._jieba.add_word(word.strip(), tag="n")  # domain terms are nouns
 
     def pos_cut(self, text: str) -> list[tuple[str, str]]:
         """(word, part-of-speech flag) pairs in precise mode, for question analysis."""
+        return [(pair.word, pair.flag) for pair in self._pos_tokenizer().cut(text)]
+
+    def dictionary_pos_cut(self, text: str) -> list[tuple[str, str]]:
+        """Like ``pos_cut`` with dictionary words only (no HMM guesses at unknown words)."""
+        return [(pair.word, pair.flag) for pair in self._pos_tokenizer().cut(text, HMM=False)]
+
+    def _pos_tokenizer(self) -> Any:
         if self._pos is None:
             import jieba.posseg
 
             self._pos = jieba.posseg.POSTokenizer(self._jieba)
-        return [(pair.word, pair.flag) for pair in self._pos.cut(text)]
-
-    def dictionary_pos_cut(self, text: str) -> list[tuple[str, str]]:
-        """Like ``pos_cut`` with dictionary words only (no HMM guesses at unknown words)."""
-        self.pos_cut("")  # builds the POS tokenizer
-        pos: Any = self._pos
-        return [(pair.word, pair.flag) for pair in pos.cut(text, HMM=False)]
+        return self._pos
 
     def known(self, word: str) -> bool:
         """Whether the word is in the dictionary (not a fragment found by jieba's HMM)."""
