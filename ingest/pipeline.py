@@ -8,9 +8,12 @@ interrupted run may have left, so a killed ingest never leaves duplicates or orp
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -21,11 +24,11 @@ from llama_index.core.schema import Document, MetadataMode, TextNode
 from ingest.chunker import ChineseStructureSplitter
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.tagger import TaxonomyTagger
-from rag.catalog import DocRecord
+from rag.catalog import Catalog, DocRecord
 from rag.extractive import split_units
 from rag.lexical import ChineseTokenizer, build_tokenizer
 from rag.settings import Settings
-from rag.store import IndexStore, SentenceVector, doc_id_for
+from rag.store import IndexStore, Repair, SentenceVector, doc_id_for
 from rag.taxonomy import Taxonomy
 
 PIPELINE_VERSION = "3"  # bump when loaders, chunking, tagging or sentence vectors change
@@ -33,6 +36,7 @@ PIPELINE_VERSION = "3"  # bump when loaders, chunking, tagging or sentence vecto
 MIN_SENTENCE_CHARS = 8
 Status = Literal["ingested", "unchanged", "failed", "pruned"]
 _IGNORED_NAMES = ("readme",)
+log = logging.getLogger(__name__)
 
 
 class IngestProgress(Protocol):
@@ -42,6 +46,7 @@ class IngestProgress(Protocol):
     def file_started(self, source: str) -> None: ...
     def chunks_embedded(self, done: int, total: int) -> None: ...
     def file_finished(self, source: str, status: Status) -> None: ...
+    def message(self, text: str) -> None: ...  # e.g. "waiting for another writer"
 
 
 class NoProgress:
@@ -56,6 +61,9 @@ class NoProgress:
 
     def file_finished(self, source: str, status: Status) -> None:
         pass
+
+    def message(self, text: str) -> None:
+        log.warning("%s", text)
 
 
 @dataclass
@@ -76,7 +84,9 @@ class IngestReport:
     chunks: int
     embedder: str
     skipped: list[str] = field(default_factory=list)
+    skip_reasons: dict[str, str] = field(default_factory=dict)  # skipped name -> why
     recovered_orphans: int = 0
+    repaired: str = ""  # what was put right before this run (crash leftovers, lost vectors)
 
     def count(self, status: Status) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -84,7 +94,7 @@ class IngestReport:
     @property
     def changed(self) -> bool:
         return any(f.status in ("ingested", "pruned") for f in self.files) or bool(
-            self.recovered_orphans
+            self.recovered_orphans or self.repaired
         )
 
     def to_dict(self) -> dict:
@@ -99,57 +109,127 @@ class IngestReport:
             "embedder": self.embedder,
             "seconds": round(self.seconds, 2),
             "recovered_orphans": self.recovered_orphans,
+            "repaired": self.repaired,
             "skipped": self.skipped,
+            "skip_reasons": self.skip_reasons,
             "files": [asdict(f) for f in self.files],
         }
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path
+    path: Path  # where the bytes are read from
     source: str  # path relative to the corpus root (or the scanned folder), POSIX style
     key: str = ""  # identity when ``source`` is only a file name (a file named on its own)
+    # Where the document lives once ingested, when its bytes are read from elsewhere (an
+    # upload staged until its ingest commits).
+    stored_path: Path | None = None
+    fixed_doc_id: str = ""  # re-ingesting a known document keeps its id
+    unreadable: str = ""  # why the path itself cannot be used (reported as a failed file)
 
     @property
     def doc_id(self) -> str:
-        return doc_id_for(self.key or self.source)
+        return self.fixed_doc_id or doc_id_for(self.key or self.source)
 
 
-def discover(paths: Iterable[Path], settings: Settings) -> tuple[list[SourceFile], list[str]]:
-    """Files to ingest, and files skipped in folder scans (unsupported types, READMEs)."""
+def _lost_files(repair: Repair, found: Sequence[SourceFile]) -> list[SourceFile]:
+    """Documents whose vectors were lost, to re-ingest from their files where these exist."""
+    named = {sf.doc_id for sf in found}
+    return [
+        SourceFile(Path(d.path), d.source, fixed_doc_id=d.doc_id)
+        for d in repair.lost
+        if d.doc_id not in named and Path(d.path).is_file()
+    ]
+
+
+def discover(paths: Iterable[Path], settings: Settings) -> tuple[list[SourceFile], dict[str, str]]:
+    """Files to ingest, and what folder scans passed over, each with its reason (other file
+    types, READMEs, hidden files, dangling links, unreadable folders).
+
+    A document's identity is its path relative to the corpus folder or ``$CITYQA_HOME`` (stable
+    when those move) and otherwise its resolved absolute path: never a bare file name, so two
+    different ``a.md`` in two folders stay two documents, and one file reached through a folder
+    scan or named on its own stays one.
+    """
     found: dict[str, SourceFile] = {}
-    skipped: list[str] = []
-    for root in paths:
-        root = Path(root).expanduser().resolve()
+    skipped: dict[str, str] = {}
+    for given in paths:
+        given = Path(given).expanduser()
+        try:
+            root = given.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            found[str(given)] = SourceFile(given, str(given), unreadable=f"无法解析路径：{exc}")
+            continue
         if root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                if any(part.startswith(".") for part in path.relative_to(root).parts):
+            for path, reason in _scan(root):
+                name = source_name(path, root, settings)
+                if reason:
+                    skipped[name] = reason
                     continue
-                if (
-                    path.suffix.lower() not in SUPPORTED_SUFFIXES
-                    or path.stem.lower() in _IGNORED_NAMES
-                ):
-                    skipped.append(source_name(path, root, settings))
-                    continue
-                sf = SourceFile(path, source_name(path, root, settings))
-                found[sf.source] = sf
+                sf = _source_file(path, name, settings)
+                found.setdefault(sf.doc_id, sf)
         else:  # a named file is always attempted, so a bad one gets its error reported
-            source = source_name(root, None, settings)
-            # Outside the corpus and home only the name is shown; the full path keeps two
-            # different "通知.pdf" apart.
-            key = root.as_posix() if source == root.name else ""
-            sf = SourceFile(root, source, key)
-            found[sf.key or sf.source] = sf
-    return list(found.values()), skipped
+            sf = _source_file(root, source_name(root, None, settings), settings)
+            found.setdefault(sf.doc_id, sf)
+    return _unique_names(list(found.values())), skipped
 
 
 def source_name(path: Path, root: Path | None, settings: Settings) -> str:
+    """The name a document is shown under: relative to the corpus or home, else to the
+    scanned folder's parent, else the file name."""
     for base in (settings.corpus_dir.resolve(), settings.home.resolve()):
         if path.is_relative_to(base):
             return path.relative_to(base).as_posix()
     if root is not None:
         return (Path(root.name) / path.relative_to(root)).as_posix()
     return path.name
+
+
+def _scan(root: Path) -> Iterator[tuple[Path, str]]:
+    """(path, reason to skip or "") for everything under a folder, in a stable order."""
+
+    def unreadable(exc: OSError) -> None:
+        errors.append((Path(exc.filename or root), f"无法读取文件夹：{exc.strerror or exc}"))
+
+    errors: list[tuple[Path, str]] = []
+    entries: list[tuple[Path, str]] = []
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=False):
+        base = Path(folder)
+        hidden = [d for d in dirs if d.startswith(".")]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        entries += [(base / d, "隐藏文件夹，未扫描") for d in hidden]
+        for name in sorted(files):
+            path = base / name
+            if name.startswith("."):
+                entries.append((path, "隐藏文件"))
+            elif path.is_symlink() and not path.exists():
+                entries.append((path, "符号链接指向的文件不存在"))
+            elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                entries.append((path, "非文档类型"))
+            elif path.stem.lower() in _IGNORED_NAMES:
+                entries.append((path, "说明文件"))
+            else:
+                entries.append((path, ""))
+    yield from sorted(entries + errors)
+
+
+def _source_file(path: Path, source: str, settings: Settings) -> SourceFile:
+    inside = any(
+        path.is_relative_to(base)
+        for base in (settings.corpus_dir.resolve(), settings.home.resolve())
+    )
+    return SourceFile(path, source, key="" if inside else path.resolve().as_posix())
+
+
+def _unique_names(files: list[SourceFile]) -> list[SourceFile]:
+    """Two documents never show the same name: a clash shows the full path instead."""
+    counts: dict[str, int] = {}
+    for sf in files:
+        counts[sf.source] = counts.get(sf.source, 0) + 1
+    return [
+        dataclasses.replace(sf, source=sf.key or str(sf.path)) if counts[sf.source] > 1 else sf
+        for sf in files
+    ]
 
 
 class Indexer:
@@ -188,42 +268,75 @@ class Indexer:
         *,
         prune: bool = False,
         progress: IngestProgress | None = None,
+        files: Sequence[SourceFile] | None = None,
     ) -> IngestReport:
+        """Ingest the files under ``paths`` (or exactly ``files``) as one writer.
+
+        The run holds the index's writer lock, starts from the catalog on disk (never from a
+        reader's copy, which may be stale), repairs what a crash or a lost store left, and
+        commits at the end and every ``ingest_commit_interval_s`` seconds.
+        """
         progress = progress or NoProgress()
         started = time.perf_counter()
-        recovered = self.store.reconcile(self.tokenizer)
-        files, skipped = discover(paths, self.settings)
-        progress.start(len(files))
-        outcomes = [self._ingest_one(sf, progress) for sf in files]
-        if prune:
-            outcomes += self._prune(paths, {sf.source for sf in files})
-        if any(o.status in ("ingested", "pruned") for o in outcomes) or recovered:
-            self.store.commit(self.tokenizer)
-        done = self.store.catalog.done()
+        with self.store.writing(on_wait=progress.message) as catalog:
+            repair = self.store.reconcile()
+            skipped: dict[str, str] = {}
+            if files is None:
+                found, skipped = discover(paths, self.settings)
+            else:
+                found = list(files)
+            found += _lost_files(repair, found)
+            progress.start(len(found))
+            outcomes: list[FileOutcome] = []
+            last_commit = time.monotonic()
+            for sf in found:
+                outcomes.append(self._ingest_one(sf, catalog, progress))
+                if time.monotonic() - last_commit > self.settings.ingest_commit_interval_s:
+                    self.store.commit(self.tokenizer)
+                    last_commit = time.monotonic()
+            if prune:
+                outcomes += self._prune(paths, {sf.source for sf in found}, catalog)
+            if (
+                any(o.status in ("ingested", "pruned") for o in outcomes)
+                or repair.changed
+                or not self.store.bm25_current()
+            ):
+                self.store.commit(self.tokenizer)
+            done = catalog.done()
         return IngestReport(
             files=outcomes,
             seconds=time.perf_counter() - started,
             documents=len(done),
             chunks=sum(len(d.chunk_ids) for d in done),
             embedder=self.embed_model.model_name,
-            skipped=skipped,
-            recovered_orphans=recovered,
+            skipped=list(skipped),
+            skip_reasons=skipped,
+            recovered_orphans=repair.orphans,
+            repaired=repair.describe(),
         )
 
-    def delete(self, doc_id: str) -> None:
-        """Remove a document from both indexes and the catalog."""
-        self.store.delete_document(doc_id)
-        self.store.commit(self.tokenizer)
+    def delete(self, doc_id: str) -> DocRecord | None:
+        """Remove a document from both indexes and the catalog; return its record."""
+        with self.store.writing() as catalog:
+            record = catalog.docs.get(doc_id)
+            if record is not None:
+                self.store.delete_document(doc_id)
+                self.store.commit(self.tokenizer)
+        return record
 
-    def _ingest_one(self, sf: SourceFile, progress: IngestProgress) -> FileOutcome:
+    def _ingest_one(
+        self, sf: SourceFile, catalog: Catalog, progress: IngestProgress
+    ) -> FileOutcome:
         started = time.perf_counter()
         progress.file_started(sf.source)
         doc_id = sf.doc_id
+        if sf.unreadable:
+            return self._finish(progress, FileOutcome(sf.source, "failed", error=sf.unreadable))
         try:
             content_hash = hashlib.sha256(sf.path.read_bytes()).hexdigest()
         except OSError as exc:
             return self._finish(progress, FileOutcome(sf.source, "failed", error=str(exc)))
-        known = self.store.catalog.docs.get(doc_id)
+        known = catalog.docs.get(doc_id)
         if (
             known is not None
             and known.status == "done"
@@ -233,9 +346,13 @@ class Indexer:
             return self._finish(progress, FileOutcome(sf.source, "unchanged", len(known.chunk_ids)))
         try:
             loaded = load_file(sf.path)
+            nodes = self._chunk(loaded, doc_id, sf.source)
         except LoadError as exc:
             return self._finish(progress, FileOutcome(sf.source, "failed", error=exc.reason))
-        nodes = self._chunk(loaded, doc_id, sf.source)
+        except Exception as exc:  # a parser bug or a malformed file: this file only
+            log.exception("parsing %s failed", sf.path)
+            reason = f"无法解析（{type(exc).__name__}：{str(exc)[:200]}）"
+            return self._finish(progress, FileOutcome(sf.source, "failed", error=reason))
         if not nodes:
             reason = "只有标题、没有可入库的正文"
             return self._finish(progress, FileOutcome(sf.source, "failed", error=reason))
@@ -243,7 +360,7 @@ class Indexer:
         record = DocRecord(
             doc_id=doc_id,
             source=sf.source,
-            path=str(sf.path),
+            path=str(sf.stored_path or sf.path),
             title=loaded.title,
             content_hash=content_hash,
             file_type=loaded.file_type,
@@ -252,6 +369,11 @@ class Indexer:
             chars=len(loaded.text),
             warnings=loaded.warnings,
         )
+        # One file is one document: a record of the same file under an older identity (a
+        # bare file name, before identities were paths) is replaced, not kept beside it.
+        for old in [d for d in catalog.docs.values() if d.path == record.path]:
+            if old.doc_id != doc_id:
+                self.store.delete_document(old.doc_id)
         self.store.write_document(record, nodes, sentences)
         outcome = FileOutcome(
             sf.source,
@@ -305,11 +427,13 @@ class Indexer:
             for (cid, position, text), vector in zip(sentences, vectors[len(nodes) :], strict=True)
         ]
 
-    def _prune(self, paths: Sequence[Path], present: set[str]) -> list[FileOutcome]:
+    def _prune(
+        self, paths: Sequence[Path], present: set[str], catalog: Catalog
+    ) -> list[FileOutcome]:
         roots = [Path(p).expanduser().resolve() for p in paths]
         gone = [
             d
-            for d in list(self.store.catalog.docs.values())
+            for d in list(catalog.docs.values())
             if d.source not in present
             and not Path(d.path).exists()
             and any(Path(d.path).is_relative_to(r) for r in roots)

@@ -6,6 +6,8 @@ call. The index is written through ``ingest.Indexer`` and read through ``rag`` c
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from rag.catalog import DocRecord
 from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
@@ -27,6 +30,7 @@ from rag.taxonomy import Taxonomy
 from rag.types import Answer, Passage
 
 MAX_QUESTION_CHARS = 2000
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ingest.pipeline import Indexer, IngestProgress, IngestReport
@@ -87,9 +91,11 @@ class Assistant:
         settings: Settings | None = None,
         *,
         build_if_missing: bool = True,
+        repair: bool = True,
         progress: IngestProgress | None = None,
     ) -> Assistant:
-        """Load models and the index once; build the index from the corpus if it is empty."""
+        """Load models and the index once; build the index from the corpus if it is empty,
+        and (unless ``repair=False``) heal what a crash or a lost vector store left."""
         settings = settings or Settings()
         embed_model = build_embedder(settings)
         store = open_store(settings, embed_model.model_name, embedding_dimension(embed_model))
@@ -97,7 +103,25 @@ class Assistant:
         assistant = cls(settings, embed_model, store, taxonomy, build_tokenizer(taxonomy))
         if build_if_missing and not store.catalog.done():
             assistant.ingest([settings.corpus_dir], progress=progress)
+        elif repair:
+            assistant.repair(progress=progress)
         return assistant
+
+    def repair(self, progress: IngestProgress | None = None) -> str:
+        """Check that catalog, Chroma and BM25 agree; when they do not (a lost vector store,
+        a crashed writer's leftovers), repair by re-ingesting what is missing. Returns what was
+        repaired ("" when nothing was wrong). A read-only index is left as it is: readers
+        already serve only the documents whose chunks are all there."""
+        found = self.store.check()
+        if not found.changed and self.store.bm25_current():
+            return ""
+        if not _writable(self.settings.index_dir):
+            log.warning("索引不一致但目录不可写，跳过修复：%s", found.describe() or "BM25 过期")
+            return ""
+        report = self.indexer.ingest([], files=[], progress=progress)
+        if report.repaired:
+            log.warning("索引已修复：%s", report.repaired)
+        return report.repaired
 
     # ----- questions -----------------------------------------------------------------
     def ask(
@@ -207,7 +231,7 @@ class Assistant:
 
     def _resolve_doc(self, doc: str) -> str:
         """A document by id, source path, or (a unique part of) its title."""
-        docs = self.store.catalog.done()
+        docs = self.store.documents()
         wanted = doc.strip()
         for d in docs:
             if wanted in (d.doc_id, d.source, d.title):
@@ -241,25 +265,15 @@ class Assistant:
             paths or [self.settings.corpus_dir], prune=prune, progress=progress
         )
 
-    def delete_document(self, doc_id: str) -> None:
-        if doc_id not in self.store.catalog.docs:
+    def delete_document(self, doc_id: str) -> DocumentInfo:
+        """Remove a document; return what it was. Unknown ids are an error."""
+        record = self.indexer.delete(doc_id)
+        if record is None:
             raise InvalidInputError(f"文档 '{doc_id}' 不在资料库中")
-        self.indexer.delete(doc_id)
+        return _info(record)
 
     def documents(self) -> list[DocumentInfo]:
-        return [
-            DocumentInfo(
-                doc_id=d.doc_id,
-                title=d.title,
-                source=d.source,
-                file_type=d.file_type,
-                chunks=len(d.chunk_ids),
-                pages=d.pages,
-                ingested_at=d.ingested_at,
-                warnings=tuple(d.warnings),
-            )
-            for d in sorted(self.store.catalog.done(), key=lambda d: d.source)
-        ]
+        return [_info(d) for d in sorted(self.store.documents(), key=lambda d: d.source)]
 
     def stats(self) -> dict[str, Any]:
         """Documents, chunks, embedder and the dimension x path matrix of chunk counts."""
@@ -272,8 +286,9 @@ class Assistant:
                     for p in paths:
                         matrix[d.name][p.name] += bool(chunk.metadata.get(p.meta_key))
         return {
-            "documents": len(self.store.catalog.done()),
+            "documents": len(self.store.documents()),
             "chunks": len(chunks),
+            "generation": self.store.generation,
             "embedder": self.store.embedder_id,
             "index_dir": str(self.settings.index_dir),
             "dimensions": {d.name: _count(chunks, d.meta_key) for d in dims},
@@ -295,6 +310,24 @@ def validate_question(question: Any) -> str:
 
 def _given(value: str | None) -> bool:
     return value is not None and str(value).strip() not in ("", "全部", "all", "不限")
+
+
+def _info(d: DocRecord) -> DocumentInfo:
+    return DocumentInfo(
+        doc_id=d.doc_id,
+        title=d.title,
+        source=d.source,
+        file_type=d.file_type,
+        chunks=len(d.chunk_ids),
+        pages=d.pages,
+        ingested_at=d.ingested_at,
+        warnings=tuple(d.warnings),
+    )
+
+
+def _writable(folder: Path) -> bool:
+    probe = folder if folder.exists() else folder.parent
+    return os.access(probe, os.W_OK)
 
 
 def _count(chunks: Any, key: str) -> int:

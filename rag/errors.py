@@ -21,3 +21,11 @@ class IndexNotFoundError(CityQAError):
 
 class InvalidInputError(CityQAError, ValueError):
     """A question, filter or batch line is not acceptable."""
+
+
+class IndexBusyError(CityQAError):
+    """Another process or thread holds the index's writer lock for too long."""
+
+
+class IndexCorruptError(CityQAError):
+    """A file of the index cannot be read; the message says how to repair it."""

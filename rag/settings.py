@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     # Uploads through the UI.
     max_upload_mb: int = Field(default=50, ge=1)
 
+    # Writers (ingest, upload, delete, rebuild) take one OS lock per index; a second writer
+    # waits this long for the first to finish, then gives up with a clear message.
+    write_lock_timeout_s: float = Field(default=600.0, ge=0)
+    # A long ingest commits what it has every so often, so a crash loses at most this much work.
+    ingest_commit_interval_s: float = Field(default=120.0, gt=0)
+
     @field_validator("home", "corpus_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -103,6 +109,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Uploads wait here until their ingest has committed (then move into the library)."""
+        return self.home / "staging"
 
     @property
     def library_dir(self) -> Path:

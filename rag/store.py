@@ -7,18 +7,24 @@ server, without callers knowing which.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from llama_index.core.schema import TextNode
+from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-from rag.catalog import Catalog, DocRecord
+from rag.catalog import Catalog, DocRecord, catalog_signature
 from rag.errors import EmbedderMismatchError
 from rag.lexical import BM25Index, ChineseTokenizer
+from rag.locking import writer_lock
 from rag.settings import Settings
 
 _EMBEDDER_KEY = "cityqa_embedder"
@@ -29,6 +35,7 @@ _SENTENCES_SUFFIX = "__sentences"
 # Chunk metadata copied onto each sentence so that Chroma filters work on both collections.
 _FILTER_KEY_PREFIXES = ("dim_", "path_")
 _WRITE_BATCH = 1000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,13 @@ class ChunkRecord:
         )
 
 
-def build_chroma_client(settings: Settings) -> Any:
+def build_chroma_client(settings: Settings, fresh: bool = False) -> Any:
+    """A Chroma client for the configured store.
+
+    ``fresh`` opens the embedded store anew: chromadb shares one in-memory vector index per
+    folder and process and never reloads it when another process writes, so a reader that saw
+    another process commit must open a new one to see (and not trip over) the new vectors.
+    """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -68,6 +81,10 @@ def build_chroma_client(settings: Settings) -> Any:
         )
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
@@ -77,33 +94,29 @@ def index_exists(settings: Settings) -> bool:
 
 def open_store(settings: Settings, embedder_id: str, dimension: int) -> IndexStore:
     """Open (or create) the index for this embedder; refuse one built with another."""
-    client = build_chroma_client(settings)
-    collections = []
-    for name in (settings.collection, settings.collection + _SENTENCES_SUFFIX):
-        collection = client.get_or_create_collection(
-            name,
-            embedding_function=None,  # we always supply vectors; never let Chroma download one
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={_EMBEDDER_KEY: embedder_id, _DIMENSION_KEY: dimension},
-        )
-        _check_embedder(collection, embedder_id, dimension)
-        collections.append(collection)
-    return IndexStore(settings, *collections)
+    store = IndexStore(settings, embedder_id, dimension)
+    store.open_collections(build_chroma_client(settings))
+    return store
 
 
-def reset_index(settings: Settings) -> None:
-    """Delete the whole index (all documents) so it can be rebuilt, e.g. with a new embedder."""
-    client = build_chroma_client(settings)
-    names = [getattr(c, "name", c) for c in client.list_collections()]
-    for name in (settings.collection, settings.collection + _SENTENCES_SUFFIX):
-        if name in names:
-            client.delete_collection(name)
-    for name in ("catalog.json", "bm25"):
-        target = settings.index_dir / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+def reset_index(settings: Settings, on_wait: Callable[[str], None] | None = None) -> None:
+    """Delete the whole index (all documents) so it can be rebuilt, e.g. with a new embedder.
+
+    The catalog goes first: whatever a kill leaves behind is then an orphan that the next
+    ingest removes, never a document that claims chunks the store no longer has.
+    """
+    with writer_lock(settings.index_dir, settings.write_lock_timeout_s, on_wait):
+        for name in ("catalog.json", "bm25"):
+            target = settings.index_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        client = build_chroma_client(settings)
+        names = [getattr(c, "name", c) for c in client.list_collections()]
+        for name in (settings.collection, settings.collection + _SENTENCES_SUFFIX):
+            if name in names:
+                client.delete_collection(name)
 
 
 def _check_embedder(collection: Any, embedder_id: str, dimension: int) -> None:
@@ -122,49 +135,189 @@ def _check_embedder(collection: Any, embedder_id: str, dimension: int) -> None:
     )
 
 
+@dataclass
+class Repair:
+    """What ``IndexStore.reconcile`` found and put right."""
+
+    orphans: int = 0  # chunks no committed document owns (an interrupted run's)
+    pending: list[str] = field(default_factory=list)  # sources of uncommitted documents
+    lost: list[DocRecord] = field(default_factory=list)  # committed, but chunks gone
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.orphans or self.pending or self.lost)
+
+    def describe(self) -> str:
+        parts = []
+        if self.orphans:
+            parts.append(f"清理了中断写入残留的 {self.orphans} 个片段")
+        if self.pending:
+            parts.append(f"撤销了 {len(self.pending)} 个未完成的入库")
+        if self.lost:
+            names = "、".join(d.source for d in self.lost[:5])
+            more = f" 等 {len(self.lost)} 个" if len(self.lost) > 5 else ""
+            parts.append(f"{names}{more}文档的向量丢失，已重新入库")
+        return "；".join(parts)
+
+
+class _View:
+    """One committed generation as readers see it: catalog, chunks, texts and BM25.
+
+    Built lazily and never mutated once filled, so a reader holding it is never disturbed by
+    a write; a newer generation is a new view.
+    """
+
+    def __init__(self, signature: Any, catalog: Catalog) -> None:
+        self.signature = signature
+        self.catalog = catalog
+        self.chunks: dict[str, ChunkRecord] | None = None
+        self.documents: list[DocRecord] | None = None
+        self.texts: tuple[list[str], str] | None = None
+        self.bm25: BM25Index | None = None
+
+
 class IndexStore:
-    """Dense + lexical index with a catalog; keeps both in step."""
+    """Dense + lexical index with a catalog.
 
-    def __init__(self, settings: Settings, collection: Any, sentences: Any) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+    Readers see only committed generations: chunks of a document whose catalog entry is
+    ``done`` and whose chunks are all in Chroma. Writers work inside ``writing()``, which holds
+    the index's writer lock and a catalog freshly read from disk, and publish their work with
+    ``commit``: the catalog file is the commit point, BM25 is saved just before it.
+    """
 
+    def __init__(self, settings: Settings, embedder_id: str, dimension: int) -> None:
         self.settings = settings
-        self.collection = collection
-        self.sentences = sentences
-        self.vector_store = ChromaVectorStore(chroma_collection=collection)
-        self.catalog = Catalog(settings.index_dir / "catalog.json")
+        self._embedder = (embedder_id, dimension)
+        self._catalog_path = settings.index_dir / "catalog.json"
         self._bm25_dir = settings.index_dir / "bm25"
-        self._chunks: dict[str, ChunkRecord] | None = None
-        self._texts: tuple[list[str], str] | None = None
-        self._bm25: BM25Index | None = None
+        self._view_lock = threading.Lock()
+        self._view: _View | None = None
+        self._own: set[Any] = set()  # catalog signatures this process committed
+        self._writer: Catalog | None = None
+        self._retired_client: Any = None
+
+    def open_collections(self, client: Any) -> None:
+        embedder_id, dimension = self._embedder
+        collections = []
+        for name in (self.settings.collection, self.settings.collection + _SENTENCES_SUFFIX):
+            collection = client.get_or_create_collection(
+                name,
+                embedding_function=None,  # we always supply vectors; never let Chroma download
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={_EMBEDDER_KEY: embedder_id, _DIMENSION_KEY: dimension},
+            )
+            _check_embedder(collection, embedder_id, dimension)
+            collections.append(collection)
+        self.client = client
+        self.collection, self.sentences = collections
 
     @property
     def embedder_id(self) -> str:
         return str((self.collection.metadata or {}).get(_EMBEDDER_KEY))
 
+    # ----- generations -----------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Pick up a generation another process committed (a stat per call); True if new."""
+        signature = catalog_signature(self._catalog_path)
+        view = self._view
+        if view is not None and view.signature == signature:
+            return False
+        with self._view_lock:
+            view = self._view
+            if view is not None and view.signature == signature:
+                return False
+            foreign = view is not None and signature not in self._own
+            if foreign and not self.settings.chroma_host:
+                self._reopen_chroma()
+            self._view = _View(signature, Catalog(self._catalog_path))
+        return True
+
+    def _reopen_chroma(self) -> None:
+        # The client retired last time is closed now; the one retired now may still serve a
+        # question that started before this refresh.
+        old, self._retired_client = self._retired_client, self.client
+        self.open_collections(build_chroma_client(self.settings, fresh=True))
+        if old is not None:
+            with contextlib.suppress(Exception):
+                old._system.stop()
+
+    def view(self) -> _View:
+        """The newest committed generation (one ``stat`` to check; reloaded when it moved)."""
+        self.refresh()
+        view = self._view
+        assert view is not None
+        return view
+
+    @property
+    def generation(self) -> int:
+        return self.view().catalog.generation
+
+    @property
+    def catalog(self) -> Catalog:
+        """The committed catalog (read-only for callers; writers use ``writing()``)."""
+        return self.view().catalog
+
     # ----- writing -------------------------------------------------------------------
+    @contextmanager
+    def writing(self, on_wait: Callable[[str], None] | None = None) -> Iterator[Catalog]:
+        """Hold the writer lock; yield the catalog as on disk now, to change and commit."""
+        with writer_lock(self.settings.index_dir, self.settings.write_lock_timeout_s, on_wait):
+            if self._writer is not None:  # re-entered by the same writer
+                yield self._writer
+                return
+            self.refresh()  # another process may have written since we last looked
+            self._writer = Catalog(self._catalog_path)
+            try:
+                yield self._writer
+            finally:
+                self._writer = None
+
+    def _write_catalog(self) -> Catalog:
+        if self._writer is None:
+            raise RuntimeError("index writes must run inside IndexStore.writing()")
+        return self._writer
+
     def write_document(
         self,
         record: DocRecord,
         nodes: list[TextNode],
         sentences: Sequence[SentenceVector] = (),
     ) -> None:
-        """Replace a document's chunks and sentences in Chroma; BM25 follows in ``commit``."""
+        """Replace a document's chunks and sentences in Chroma; published by ``commit``.
+
+        Until then the document is ``pending`` in the writer's catalog only: readers keep
+        serving the previous version, and a crash leaves chunks no committed entry owns,
+        which ``reconcile`` removes.
+        """
+        catalog = self._write_catalog()
         record.status = "pending"
         record.chunk_ids = [n.node_id for n in nodes]
-        self.catalog.put(record)  # written before Chroma, so a crash leaves a trace
-        self.collection.delete(where={"doc_id": record.doc_id})
-        self.sentences.delete(where={"doc_id": record.doc_id})
-        if nodes:
-            self.vector_store.add(nodes)
+        # Upserts, never deletes: the previous version stays whole for readers until the
+        # commit, which removes the chunks no committed document owns any more.
+        for start in range(0, len(nodes), _WRITE_BATCH):
+            self._upsert_nodes(nodes[start : start + _WRITE_BATCH])
         self._add_sentences(nodes, sentences)
-        self._invalidate()
+        catalog.docs[record.doc_id] = record
+
+    def _upsert_nodes(self, nodes: list[TextNode]) -> None:
+        # The same record layout as llama-index's ChromaVectorStore.add (so its readers and
+        # ours agree), as an upsert: a chunk id is stable across versions of a document.
+        metadatas = []
+        for node in nodes:
+            meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            metadatas.append({k: ("" if v is None else v) for k, v in meta.items()})
+        self.collection.upsert(
+            ids=[n.node_id for n in nodes],
+            embeddings=[n.get_embedding() for n in nodes],
+            metadatas=metadatas,
+            documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
+        )
 
     def _add_sentences(self, nodes: list[TextNode], sentences: Sequence[SentenceVector]) -> None:
         by_id = {n.node_id: n.metadata for n in nodes}
         for start in range(0, len(sentences), _WRITE_BATCH):
             part = sentences[start : start + _WRITE_BATCH]
-            self.sentences.add(
+            self.sentences.upsert(
                 ids=[f"{s.chunk_id}:{s.position}" for s in part],
                 embeddings=[s.vector for s in part],
                 documents=[s.text for s in part],
@@ -172,33 +325,66 @@ class IndexStore:
             )
 
     def delete_document(self, doc_id: str) -> None:
-        self.collection.delete(where={"doc_id": doc_id})
-        self.sentences.delete(where={"doc_id": doc_id})
-        self.catalog.remove(doc_id)
-        self._invalidate()
+        """Drop a document from the catalog; its chunks go once the deletion is committed."""
+        self._write_catalog().docs.pop(doc_id, None)
 
     def commit(self, tokenizer: ChineseTokenizer) -> None:
-        """Rebuild BM25 from Chroma, then mark pending documents done."""
-        self.rebuild_bm25(tokenizer)
-        pending = [d.doc_id for d in self.catalog.docs.values() if d.status == "pending"]
-        if pending:
-            self.catalog.mark_done(pending)
+        """Publish the writer's catalog: pending documents become done, BM25 follows them,
+        and chunks no committed document owns (replaced versions, deletions) are removed."""
+        catalog = self._write_catalog()
+        for doc in catalog.docs.values():
+            doc.status = "done"
+        wanted = catalog.done_chunk_ids()
+        records = self._stored_chunks(wanted)
+        index = BM25Index.build(
+            list(records), [tokenizer.tokenize(c.lexical_text) for c in records.values()]
+        )
+        index.save(self._bm25_dir)
+        catalog.save()  # the commit point
+        self._own.add(catalog_signature(self._catalog_path))
+        self._remove_unowned(wanted)
 
-    def reconcile(self, tokenizer: ChineseTokenizer) -> int:
-        """Remove chunks left by an interrupted run; return how many were removed."""
-        wanted = self.catalog.done_chunk_ids()
+    def reconcile(self) -> Repair:
+        """Put the writer's catalog and Chroma back in agreement (after a crash or a lost
+        store): drop uncommitted entries and orphan chunks, and committed documents whose
+        chunks are gone (the caller re-ingests those). Nothing is committed here."""
+        catalog = self._write_catalog()
+        repair = Repair()
+        for doc in [d for d in catalog.docs.values() if d.status != "done"]:
+            repair.pending.append(doc.source)
+            catalog.docs.pop(doc.doc_id)
         stored = set(self.collection.get(include=[])["ids"])
-        orphans = sorted(stored - wanted)
+        for doc in list(catalog.docs.values()):
+            if not set(doc.chunk_ids) <= stored:
+                repair.lost.append(doc)
+                catalog.docs.pop(doc.doc_id)
+        repair.orphans = len(stored - catalog.done_chunk_ids())
+        return repair
+
+    def check(self) -> Repair:
+        """What ``reconcile`` would repair, without the lock or any change (for opening)."""
+        catalog = self.catalog
+        stored = set(self.collection.get(include=[])["ids"])
+        lost = [d for d in catalog.done() if not set(d.chunk_ids) <= stored]
+        return Repair(
+            orphans=len(stored - catalog.done_chunk_ids()),
+            pending=[d.source for d in catalog.docs.values() if d.status != "done"],
+            lost=lost,
+        )
+
+    def bm25_current(self) -> bool:
+        loaded = BM25Index.load(self._bm25_dir)
+        return loaded is not None and set(loaded.ids) == set(self.chunks())
+
+    def _remove_unowned(self, wanted: set[str]) -> None:
+        stored = self.collection.get(include=[])["ids"]
+        orphans = [cid for cid in stored if cid not in wanted]
         for start in range(0, len(orphans), _WRITE_BATCH):
             self.collection.delete(ids=orphans[start : start + _WRITE_BATCH])
-        self._remove_orphan_sentences(wanted)
-        for doc_id in [d.doc_id for d in self.catalog.docs.values() if d.status == "pending"]:
-            self.catalog.docs.pop(doc_id)
-        self.catalog.save()
-        self._invalidate()
-        if orphans or not self._bm25_matches():
-            self.rebuild_bm25(tokenizer)
-        return len(orphans)
+        owners = self.sentence_owners()
+        stray = [sid for sid, cid in owners.items() if cid not in wanted]
+        for start in range(0, len(stray), _WRITE_BATCH):
+            self.sentences.delete(ids=stray[start : start + _WRITE_BATCH])
 
     def sentence_owners(self) -> dict[str, str]:
         """Stored sentence id -> the id of the chunk it belongs to."""
@@ -208,81 +394,113 @@ class IndexStore:
             for sid, meta in zip(got["ids"], got["metadatas"], strict=True)
         }
 
-    def _remove_orphan_sentences(self, wanted: set[str]) -> None:
-        orphans = [sid for sid, cid in self.sentence_owners().items() if cid not in wanted]
-        for start in range(0, len(orphans), _WRITE_BATCH):
-            self.sentences.delete(ids=orphans[start : start + _WRITE_BATCH])
-
-    def rebuild_bm25(self, tokenizer: ChineseTokenizer) -> None:
-        chunks = list(self.chunks().values())
-        index = BM25Index.build(
-            [c.id for c in chunks], [tokenizer.tokenize(c.lexical_text) for c in chunks]
-        )
-        index.save(self._bm25_dir)
-        self._bm25 = index
+    def _stored_chunks(self, wanted: set[str]) -> dict[str, ChunkRecord]:
+        got = self.collection.get(include=["documents", "metadatas"])
+        return {
+            cid: ChunkRecord(cid, text or "", _public_metadata(meta))
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if cid in wanted
+        }
 
     # ----- reading -------------------------------------------------------------------
     def chunks(self) -> dict[str, ChunkRecord]:
-        """Every stored chunk, cached until the next write.
+        """The committed chunks of the current generation.
 
-        Returns the local mapping rather than re-reading the attribute, so a concurrent write
-        (which resets the cache) can never make a reader see ``None``.
+        A document counts only when every one of its chunks is stored: a half-lost document
+        is never answered from (the next writer re-ingests it).
         """
-        chunks = self._chunks
+        view = self.view()
+        chunks = view.chunks
         if chunks is None:
-            got = self.collection.get(include=["documents", "metadatas"])
-            chunks = {
-                cid: ChunkRecord(cid, text or "", _public_metadata(meta))
-                for cid, text, meta in zip(
-                    got["ids"], got["documents"], got["metadatas"], strict=True
-                )
-            }
-            self._chunks = chunks
+            chunks = self._stored_chunks(view.catalog.done_chunk_ids())
+            complete = [d for d in view.catalog.done() if all(c in chunks for c in d.chunk_ids)]
+            if len(complete) < len(view.catalog.done()):
+                keep = {cid for d in complete for cid in d.chunk_ids}
+                chunks = {cid: c for cid, c in chunks.items() if cid in keep}
+            view.documents = complete
+            view.chunks = chunks
         return chunks
 
+    def documents(self) -> list[DocRecord]:
+        """The committed documents that readers can be answered from."""
+        self.chunks()
+        documents = self.view().documents
+        return list(documents or [])
+
     def bm25(self, tokenizer: ChineseTokenizer) -> BM25Index:
-        index = self._bm25
+        view = self.view()
+        index = view.bm25
         if index is None:
+            chunks = self.chunks()
             index = BM25Index.load(self._bm25_dir)
-            if index is None or set(index.ids) != set(self.chunks()):
-                self.rebuild_bm25(tokenizer)
-                index = self._bm25
-            self._bm25 = index
-        assert index is not None
+            if index is None or set(index.ids) != set(chunks):
+                # Saved by another generation (or lost): rebuild in memory; writers save it.
+                index = BM25Index.build(
+                    list(chunks), [tokenizer.tokenize(c.lexical_text) for c in chunks.values()]
+                )
+            view.bm25 = index
         return index
 
     def dense_search(
         self, embedding: list[float], k: int, where: dict | None = None
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the k nearest chunks."""
+        """(chunk id, cosine similarity) of the k nearest committed chunks."""
+        chunks = self.chunks()
         total = self.collection.count()
-        if total == 0:
+        if total == 0 or not chunks:
             return []
         kwargs: dict[str, Any] = {"query_embeddings": [embedding], "n_results": min(k, total)}
         if where:
             kwargs["where"] = where
-        result = self.collection.query(include=["distances"], **kwargs)
+        result = self._query("collection", include=["distances"], **kwargs)
+        if result is None:
+            return []
         return [
             (cid, 1.0 - float(dist))
             for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+            if cid in chunks
         ]
 
     def sentence_search(
         self, embedding: list[float], k: int, where: dict | None = None
     ) -> dict[str, float]:
         """Chunk id -> cosine of its best-matching sentence, over the k nearest sentences."""
+        chunks = self.chunks()
         total = self.sentences.count()
-        if total == 0:
+        if total == 0 or not chunks:
             return {}
         kwargs: dict[str, Any] = {"query_embeddings": [embedding], "n_results": min(k, total)}
         if where:
             kwargs["where"] = where
-        result = self.sentences.query(include=["distances", "metadatas"], **kwargs)
+        result = self._query("sentences", include=["distances", "metadatas"], **kwargs)
+        if result is None:
+            return {}
         best: dict[str, float] = {}
         for meta, dist in zip(result["metadatas"][0], result["distances"][0], strict=True):
             cid = str((meta or {}).get("chunk_id"))
-            best[cid] = max(best.get(cid, -1.0), 1.0 - float(dist))
+            if cid in chunks:
+                best[cid] = max(best.get(cid, -1.0), 1.0 - float(dist))
         return best
+
+    def _query(self, which: str, **kwargs: Any) -> Any:
+        """A vector query that survives another process's writes: chromadb's in-memory vector
+        index is not reloaded when another process adds vectors (a writer killed before its
+        commit changes no catalog generation), and queries then fail. Reopen once and retry;
+        if the store still cannot answer, dense search sits this question out (BM25 answers)
+        and the log says why."""
+        try:
+            return getattr(self, which).query(**kwargs)
+        except Exception as first:
+            if self.settings.chroma_host:
+                log.warning("向量检索失败（%s），本次只用关键词检索", first)
+                return None
+            with self._view_lock:
+                self._reopen_chroma()
+            try:
+                return getattr(self, which).query(**kwargs)
+            except Exception as exc:
+                log.warning("向量检索失败（%s），本次只用关键词检索", exc)
+                return None
 
     def sentence_cosines(self, embedding: list[float], chunk_ids: list[str]) -> dict[str, float]:
         """Chunk id -> cosine of its best sentence, for chunks a search did not reach."""
@@ -308,18 +526,15 @@ class IndexStore:
         return self._text_cache()[1]
 
     def _text_cache(self) -> tuple[list[str], str]:
-        cached = self._texts
+        view = self.view()
+        cached = view.texts
         if cached is None:
             chunks = self.chunks().values()
             texts = [f"{c.metadata.get('section', '')}\n{c.text}" for c in chunks]
             titles = {str(c.metadata.get("doc_title", "")) for c in chunks}
             cached = (texts, "\n".join([*texts, *titles]))
-            self._texts = cached
+            view.texts = cached
         return cached
-
-    def _invalidate(self) -> None:
-        self._chunks = None
-        self._texts = None
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the given chunks (L2-normalised, as they were added)."""
@@ -328,10 +543,6 @@ class IndexStore:
             cid: np.asarray(vec, dtype=np.float32)
             for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
-
-    def _bm25_matches(self) -> bool:
-        loaded = BM25Index.load(self._bm25_dir)
-        return loaded is not None and set(loaded.ids) == set(self.chunks())
 
 
 def _sentence_metadata(sentence: SentenceVector, chunk_meta: dict[str, Any]) -> dict[str, Any]:

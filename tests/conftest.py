@@ -116,17 +116,18 @@ def share_models(mp: pytest.MonkeyPatch, embedder: UseM3Embedding) -> None:
     mp.setattr(rag.assistant, "build_tokenizer", _shared_tokenizer)
 
 
-def open_with_embedder(embedder: UseM3Embedding, settings: Settings) -> Assistant:
+def open_with_embedder(embedder: UseM3Embedding, settings: Settings, **kwargs: Any) -> Assistant:
     """``Assistant.open`` for real, with the shared session embedder and tokenizer."""
     with pytest.MonkeyPatch.context() as mp:
         share_models(mp, embedder)
-        return Assistant.open(settings, build_if_missing=False)
+        return Assistant.open(settings, build_if_missing=False, **kwargs)
 
 
 @pytest.fixture
-def open_assistant(embedder: UseM3Embedding) -> Callable[[Settings], Assistant]:
-    """``open_assistant(settings)`` -> a freshly opened Assistant (reads the index from disk)."""
-    return lambda settings: open_with_embedder(embedder, settings)
+def open_assistant(embedder: UseM3Embedding) -> Callable[..., Assistant]:
+    """``open_assistant(settings, repair=True)`` -> a freshly opened Assistant (reads the
+    index from disk; ``repair=False`` leaves a crashed index as it is, for inspection)."""
+    return lambda settings, **kwargs: open_with_embedder(embedder, settings, **kwargs)
 
 
 @pytest.fixture

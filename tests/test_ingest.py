@@ -15,6 +15,7 @@ from llama_index.core.schema import TextNode
 from ingest.loaders import load_file
 from rag.catalog import Catalog, DocRecord
 from rag.errors import InvalidInputError
+from rag.lexical import BM25Index
 from rag.store import IndexStore, doc_id_for
 from ui.cli import main
 
@@ -71,8 +72,8 @@ def ids_of(assistant, source: str) -> set[str]:
 def assert_consistent(assistant) -> set[str]:
     """Chroma ids == catalog 'done' chunk ids == BM25 ids, with nothing pending."""
     store = assistant.store
-    chroma = set(store.chunks())
-    assert chroma == store.catalog.done_chunk_ids()
+    chroma = set(store.collection.get(include=[])["ids"])
+    assert chroma == set(store.chunks()) == store.catalog.done_chunk_ids()
     assert [d for d in store.catalog.docs.values() if d.status != "done"] == []
     bm25_ids = store.bm25(assistant.tokenizer).ids
     assert len(bm25_ids) == len(set(bm25_ids)) == len(chroma)
@@ -264,17 +265,29 @@ class Crash(RuntimeError):
 
 
 @pytest.mark.parametrize(
-    ("owner", "method"),
-    [(IndexStore, "commit"), (Catalog, "mark_done"), (IndexStore, "rebuild_bm25")],
+    ("owner", "method", "committed"),
+    [
+        (BM25Index, "save", False),  # before the commit point
+        (Catalog, "save", False),  # at the commit point
+        (IndexStore, "_remove_unowned", True),  # after it: replaced chunks not yet removed
+    ],
 )
 def test_interrupted_ingest_recovers_without_duplicates_or_orphans(
-    tmp_path: Path, two_file_corpus, settings_for, open_assistant, monkeypatch, owner, method
+    tmp_path: Path,
+    two_file_corpus,
+    settings_for,
+    open_assistant,
+    monkeypatch,
+    owner,
+    method,
+    committed,
 ) -> None:
     corpus = two_file_corpus.corpus_dir
     open_assistant(two_file_corpus).ingest([corpus])
+    before = assert_consistent(open_assistant(two_file_corpus))
 
     # Next run: b.md is edited and c.md is new; the process dies after their chunks were
-    # written to Chroma but before the run was committed.
+    # written to Chroma, around the commit.
     write_text(corpus / "b.md", DOC_B.replace("适度超前布局算力设施", "建设智能计算中心"))
     write_text(corpus / "c.md", DOC_C)
 
@@ -286,17 +299,24 @@ def test_interrupted_ingest_recovers_without_duplicates_or_orphans(
         with pytest.raises(Crash):
             open_assistant(two_file_corpus).ingest([corpus])
 
-    # The crash really left an inconsistent state behind.
-    catalog = Catalog(two_file_corpus.index_dir / "catalog.json")
-    assert {d.source for d in catalog.docs.values() if d.status == "pending"} == {"b.md", "c.md"}
-    crashed = open_assistant(two_file_corpus)
-    assert set(crashed.store.chunks()) != crashed.store.catalog.done_chunk_ids()
+    # The crash left chunks in Chroma that no committed entry owns, and readers never see them.
+    crashed = open_assistant(two_file_corpus, repair=False)
+    stored = set(crashed.store.collection.get(include=[])["ids"])
+    assert stored != crashed.store.catalog.done_chunk_ids()
+    assert set(crashed.store.chunks()) == crashed.store.catalog.done_chunk_ids()
+    sources = {c.metadata["source"] for c in crashed.store.chunks().values()}
+    assert ("c.md" in sources) is committed
+    if not committed:
+        assert set(crashed.store.chunks()) == before
+    for passage in crashed.retrieve("智慧社区和智慧养老服务", top_k=10):
+        assert passage.id in crashed.store.catalog.done_chunk_ids()
 
     # A fresh process completes the job.
-    recovered = open_assistant(two_file_corpus)
+    recovered = open_assistant(two_file_corpus, repair=False)
     report = recovered.ingest([corpus])
     out = outcomes_by_source(report)
-    assert out["b.md"].status == "ingested" and out["c.md"].status == "ingested"
+    expected = "unchanged" if committed else "ingested"
+    assert out["b.md"].status == expected and out["c.md"].status == expected
     assert out["a.md"].status == "unchanged"
     assert report.recovered_orphans > 0 and report.changed
     ids = assert_consistent(recovered)
@@ -310,13 +330,13 @@ def test_interrupted_ingest_recovers_without_duplicates_or_orphans(
         assert recovered.store.chunks()[cid].text == chunk.text
 
 
-def test_pending_entry_and_stray_chunks_are_cleaned_up(two_file_corpus, open_assistant) -> None:
+def test_uncommitted_chunks_are_invisible_and_cleaned_up(two_file_corpus, open_assistant) -> None:
     corpus = two_file_corpus.corpus_dir
     assistant = open_assistant(two_file_corpus)
     assistant.ingest([corpus])
     good = assert_consistent(assistant)
 
-    # What a run killed inside write_document leaves: a pending entry and its chunks.
+    # What a run killed before its commit leaves: chunks in Chroma, no committed entry.
     vector = assistant.embed_model.get_text_embedding("幽灵片段")
     ghosts = [
         TextNode(
@@ -335,10 +355,15 @@ def test_pending_entry_and_stray_chunks_are_cleaned_up(two_file_corpus, open_ass
         content_hash="0" * 64,
         file_type="md",
     )
-    assistant.store.write_document(record, ghosts)
-    assert {f"ghost-{i}" for i in range(3)} <= set(assistant.store.chunks())
+    with assistant.store.writing():
+        assistant.store.write_document(record, ghosts)
+    stored = set(assistant.store.collection.get(include=[])["ids"])
+    assert {f"ghost-{i}" for i in range(3)} <= stored
+    reader = open_assistant(two_file_corpus, repair=False)
+    assert set(reader.store.chunks()) == good
+    assert all(not p.id.startswith("ghost") for p in reader.retrieve("幽灵片段", top_k=10))
 
-    recovered = open_assistant(two_file_corpus)
+    recovered = open_assistant(two_file_corpus, repair=False)
     report = recovered.ingest([corpus])
     assert report.recovered_orphans == 3 and report.changed
     assert report.count("unchanged") == 2

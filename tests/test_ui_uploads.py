@@ -10,11 +10,13 @@ import pytest
 from ui.uploads import (
     UploadError,
     check_upload,
-    find_duplicate,
+    finish_staged_uploads,
+    free_library_path,
     library_file,
+    publish_staged,
     sanitize_filename,
     sniff_kind,
-    store_upload,
+    stage_upload,
 )
 
 
@@ -116,28 +118,52 @@ def test_rejects_oversized(tmp_path: Path) -> None:
 
 
 # ----- storing -------------------------------------------------------------------------------
+def _store(src: Path, name: str, library: Path, staging: Path) -> Path:
+    checked = check_upload(src, name, 1)
+    final = free_library_path(checked.name, library, staging)
+    publish_staged(stage_upload(checked, staging, final), final)
+    return final
+
+
 def test_store_upload_stays_in_library_and_suffixes_duplicates(tmp_path: Path) -> None:
-    library = tmp_path / "home" / "library"
+    library, staging = tmp_path / "home" / "library", tmp_path / "home" / "staging"
     src = _write(tmp_path / "in" / "a.txt", "第一份".encode())
-    first = store_upload(check_upload(src, "../../../报告.txt", 1), library)
+    first = _store(src, "../../../报告.txt", library, staging)
     src2 = _write(tmp_path / "in" / "b.txt", "第二份".encode())
-    second = store_upload(check_upload(src2, "报告.txt", 1), library)
-    third = store_upload(check_upload(src2, "报告.txt", 1), library)
+    second = _store(src2, "报告.txt", library, staging)
+    third = _store(src2, "报告.txt", library, staging)
     assert [p.name for p in (first, second, third)] == ["报告.txt", "报告-2.txt", "报告-3.txt"]
     assert all(p.parent == library.resolve() for p in (first, second, third))
     assert first.read_text(encoding="utf-8") == "第一份"
     assert sorted(p.name for p in tmp_path.rglob("报告*")) == sorted(
         ["报告.txt", "报告-2.txt", "报告-3.txt"]
     )
+    assert list(staging.iterdir()) == []
 
 
-def test_find_duplicate_by_content(tmp_path: Path) -> None:
-    library = tmp_path / "library"
-    src = _write(tmp_path / "a.md", "# 同一内容".encode())
-    assert find_duplicate(check_upload(src, "a.md", 1), library) is None
-    stored = store_upload(check_upload(src, "a.md", 1), library)
-    other_name = _write(tmp_path / "b.md", "# 同一内容".encode())
-    assert find_duplicate(check_upload(other_name, "b.md", 1), library) == stored
+def test_staged_upload_keeps_its_name_reserved(tmp_path: Path) -> None:
+    library, staging = tmp_path / "library", tmp_path / "staging"
+    src = _write(tmp_path / "a.md", "# 甲".encode())
+    checked = check_upload(src, "a.md", 1)
+    first = free_library_path(checked.name, library, staging)
+    stage_upload(checked, staging, first)  # its ingest is still running
+    assert free_library_path(checked.name, library, staging).name == "a-2.md"
+    assert not first.exists()  # not in the library before its ingest commits
+
+
+def test_finish_staged_uploads_rolls_forward_committed_and_drops_the_rest(
+    tmp_path: Path,
+) -> None:
+    library, staging = tmp_path / "library", tmp_path / "staging"
+    src = _write(tmp_path / "in.md", "# 乙".encode())
+    checked = check_upload(src, "in.md", 1)
+    committed = free_library_path("done.md", library, staging)
+    stage_upload(checked, staging, committed)
+    stage_upload(checked, staging, library / "killed.md")
+    report = finish_staged_uploads(staging, {str(committed)})
+    assert committed.read_text(encoding="utf-8") == "# 乙"
+    assert not (library / "killed.md").exists() and list(staging.iterdir()) == []
+    assert len(report) == 2 and "可重新上传" in " ".join(report)
 
 
 def test_library_file_only_inside_library(tmp_path: Path) -> None:

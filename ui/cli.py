@@ -216,7 +216,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     settings = Settings()
     if args.rebuild:
-        reset_index(settings)
+        reset_index(settings, on_wait=err_console.print)
     assistant = Assistant.open(settings, build_if_missing=False)
     with RichIngestProgress(err_console) as progress:
         report = assistant.ingest(args.paths or None, prune=args.prune, progress=progress)

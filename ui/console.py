@@ -46,6 +46,9 @@ class RichIngestProgress:
         self._progress.advance(self._files)
         self._progress.update(self._chunks, visible=False)
 
+    def message(self, text: str) -> None:
+        self._progress.console.print(text, highlight=False)
+
 
 def ingest_table(report: dict[str, Any]) -> Table:
     table = Table(title="入库结果 Ingest summary", show_lines=False)
@@ -78,8 +81,16 @@ def ingest_footer(report: dict[str, Any]) -> str:
         head += f"\n已清理上次中断留下的 {report['recovered_orphans']} 个残留片段。"
     if not report["changed"]:
         head += "\n索引已是最新，未做任何修改。(Index already up to date; nothing changed.)"
+    if report.get("repaired"):
+        head += f"\n已修复索引：{report['repaired']}"
     if report["skipped"]:
-        head += f"\n跳过（非文档类型）：{', '.join(report['skipped'][:10])}"
+        reasons = report.get("skip_reasons", {})
+        shown = [
+            f"{name}（{reasons[name]}）" if name in reasons else name
+            for name in report["skipped"][:20]
+        ]
+        more = f"\n  …另有 {len(report['skipped']) - 20} 个" if len(report["skipped"]) > 20 else ""
+        head += "\n跳过：\n" + "\n".join(f"  {line}" for line in shown) + more
     return head
 
 

@@ -1,71 +1,37 @@
-"""The web UI's access to ``Assistant``: thread safety, uploads and deletions.
+"""The web UI's access to ``Assistant``: uploads and deletions beside concurrent questions.
 
-Questions from many users run concurrently (the read path), while an upload or a deletion
-(the write path) runs alone: ``Assistant``'s store caches are rebuilt on every write and are
-not safe to read while that happens, so a readers-writer lock serialises writes against reads.
+Questions from many users run concurrently and never wait for a write: an upload or deletion
+works on its own copy of the catalog under the index's writer lock (shared with every other
+process) and publishes a new generation when it commits; questions keep reading the last
+committed one until then.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.pipeline import SourceFile, source_name
 from rag.assistant import Assistant
+from rag.catalog import Catalog
 from rag.pipeline import StreamEvent
 from rag.types import Answer
 from ui.uploads import (
+    CheckedUpload,
     UploadError,
     check_upload,
-    find_duplicate,
+    finish_staged_uploads,
+    free_library_path,
     library_file,
-    store_upload,
+    publish_staged,
+    stage_upload,
 )
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[..., Any]  # gr.Progress: progress(fraction, desc=...)
-
-
-class ReadWriteLock:
-    """Many readers or one writer; a waiting writer blocks new readers (no starvation)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
 
 
 class GradioIngestProgress:
@@ -93,6 +59,9 @@ class GradioIngestProgress:
     def file_finished(self, source: str, status: str) -> None:
         self._show(1.0, f"完成 {source}")
 
+    def message(self, text: str) -> None:
+        self._progress(self._offset / self._total, desc=text)
+
 
 @dataclass
 class UploadOutcome:
@@ -105,45 +74,38 @@ class UploadOutcome:
 class UIService:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
-        self.lock = ReadWriteLock()
+        self._finish_staged()
+
+    def _finish_staged(self) -> None:
+        settings = self.assistant.settings
+        with self.assistant.store.writing() as catalog:
+            committed = {d.path for d in catalog.done()}
+            for line in finish_staged_uploads(settings.staging_dir, committed):
+                log.warning("%s", line)
 
     # ----- read path ---------------------------------------------------------------------
     def ask(self, question: str, **filters: Any) -> Answer:
-        with self.lock.read():
-            return self.assistant.ask(question, **filters)
+        return self.assistant.ask(question, **filters)
 
     def stream(
         self, question: str, history: Sequence[dict[str, str]], **filters: Any
     ) -> Iterator[StreamEvent]:
-        """``Assistant.stream_events``, each step under the read lock (never held by a
-        suspended generator, so an abandoned stream cannot block uploads)."""
-        with self.lock.read():
-            events = self.assistant.stream_events(question, history=list(history), **filters)
-        while True:
-            with self.lock.read():
-                event = next(events, None)
-            if event is None:
-                return
-            yield event
-
-    def read(self, fn: Callable[[], Any]) -> Any:
-        with self.lock.read():
-            return fn()
+        yield from self.assistant.stream_events(question, history=list(history), **filters)
 
     def documents(self) -> list[Any]:
-        return self.read(self.assistant.documents)
+        return self.assistant.documents()
 
     def stats(self) -> dict[str, Any]:
-        return self.read(self.assistant.stats)
+        return self.assistant.stats()
 
     def passages(self, **filters: Any) -> list[Any]:
-        return self.read(lambda: self.assistant.passages(**filters))
+        return self.assistant.passages(**filters)
 
     # ----- write path --------------------------------------------------------------------
     def upload(
         self, files: Sequence[tuple[Path, str | None]], progress: ProgressFn | None = None
     ) -> list[UploadOutcome]:
-        """Validate, store and ingest each (path, original name); failures change nothing."""
+        """Validate, stage and ingest each (path, original name); failures change nothing."""
         settings = self.assistant.settings
         progress = progress or (lambda *a, **k: None)
         outcomes = []
@@ -153,36 +115,46 @@ class UIService:
             except UploadError as exc:
                 outcomes.append(UploadOutcome(Path(str(original or path)).name, False, str(exc)))
                 continue
-            with self.lock.write():
-                outcomes.append(
-                    self._ingest_one(checked, GradioIngestProgress(progress, i, len(files)))
-                )
+            outcomes.append(
+                self._ingest_one(checked, GradioIngestProgress(progress, i, len(files)))
+            )
         progress(1.0, desc="完成")
         return outcomes
 
-    def _ingest_one(self, checked: Any, progress: GradioIngestProgress) -> UploadOutcome:
+    def _ingest_one(self, checked: CheckedUpload, progress: GradioIngestProgress) -> UploadOutcome:
         settings = self.assistant.settings
-        duplicate = find_duplicate(checked, settings.library_dir)
-        if duplicate is not None:
-            return UploadOutcome(
-                checked.name,
-                False,
-                f"{checked.name}：与资料库中的 {duplicate.name} 内容相同，未重复入库",
-            )
-        stored = store_upload(checked, settings.library_dir)
-        try:
-            report = self.assistant.ingest([stored], progress=progress)
-        except Exception as exc:
-            stored.unlink(missing_ok=True)
-            log.exception("ingest of %s failed", stored)
-            return UploadOutcome(checked.name, False, f"{checked.name}：入库失败（{exc}）")
-        outcome = report.files[0] if report.files else None
+        with self.assistant.store.writing() as catalog:
+            same = next((d for d in catalog.done() if d.content_hash == checked.sha256), None)
+            if same is not None:
+                return UploadOutcome(
+                    checked.name,
+                    False,
+                    f"{checked.name}：与资料库中的《{same.title}》（{same.source}）内容相同，"
+                    "未重复入库",
+                )
+            final = free_library_path(checked.name, settings.library_dir, settings.staging_dir)
+            staged = stage_upload(checked, settings.staging_dir, final)
+            source = source_name(final, None, settings)
+            try:
+                report = self.assistant.indexer.ingest(
+                    [], files=[SourceFile(staged, source, stored_path=final)], progress=progress
+                )
+                outcome = report.files[0] if report.files else None
+                if outcome is not None and outcome.status != "failed":
+                    publish_staged(staged, final)
+            except Exception as exc:
+                log.exception("ingest of %s failed", checked.name)
+                return UploadOutcome(checked.name, False, f"{checked.name}：入库失败（{exc}）")
+            finally:
+                # Whatever happened: a committed upload's file goes into the library, any
+                # other staged bytes go away, so the upload can simply be repeated.
+                committed = {d.path for d in Catalog(catalog.path).done()}
+                finish_staged_uploads(settings.staging_dir, committed)
         if outcome is None or outcome.status == "failed":
-            stored.unlink(missing_ok=True)
             reason = outcome.error if outcome is not None else "未知错误"
             return UploadOutcome(checked.name, False, f"{checked.name}：入库失败（{reason}）")
         notes = f"；提示：{'；'.join(outcome.warnings)}" if outcome.warnings else ""
-        renamed = f"（保存为 {stored.name}）" if stored.name != checked.name else ""
+        renamed = f"（保存为 {final.name}）" if final.name != checked.name else ""
         return UploadOutcome(
             checked.name,
             True,
@@ -193,11 +165,11 @@ class UIService:
     def delete(self, doc_id: str) -> str:
         """Remove a document from both indexes; an uploaded file leaves the library too."""
         settings = self.assistant.settings
-        with self.lock.write():
-            doc = next((d for d in self.assistant.documents() if d.doc_id == doc_id), None)
-            self.assistant.delete_document(doc_id)  # raises InvalidInputError if unknown
-            if doc is not None:
-                path = library_file(doc.source, settings.home, settings.library_dir)
-                if path is not None:
-                    path.unlink(missing_ok=True)
-        return f"已删除《{doc.title if doc else doc_id}》"
+        with self.assistant.store.writing():
+            doc = self.assistant.delete_document(doc_id)  # raises InvalidInputError if unknown
+            # The file goes after the commit: a kill in between leaves a file no document
+            # owns, never a document without its file.
+            path = library_file(doc.source, settings.home, settings.library_dir)
+            if path is not None:
+                path.unlink(missing_ok=True)
+        return f"已删除《{doc.title}》"

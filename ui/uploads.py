@@ -1,14 +1,18 @@
 """Validation and storage of documents uploaded through the web UI.
 
 An upload is accepted only when its size is within ``max_upload_mb``, its extension is a
-supported document type and its bytes really are that type (magic bytes, not the name). The
-file is then copied under ``settings.library_dir`` with a sanitised name that can never leave
-that folder; an existing name gets a numbered suffix instead of being overwritten.
+supported document type and its bytes really are that type (magic bytes, not the name). It gets
+a sanitised name in ``settings.library_dir`` that can never leave that folder (an existing name
+gets a numbered suffix instead of being overwritten), but the bytes first wait in
+``settings.staging_dir``: they enter the library only once their ingest has committed, so a
+failed or killed upload leaves nothing behind that would block uploading it again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 import unicodedata
 import zipfile
@@ -38,6 +42,7 @@ _HTML_HINT = re.compile(
     re.IGNORECASE,
 )
 _TEXT_ENCODINGS = ("utf-8-sig", "gb18030", "utf-16")
+log = logging.getLogger(__name__)
 
 
 class UploadError(CityQAError):
@@ -134,37 +139,51 @@ def check_upload(path: Path, original_name: str | None, max_mb: int) -> CheckedU
     return CheckedUpload(path, name, expected, size, hashlib.sha256(data).hexdigest())
 
 
-def find_duplicate(checked: CheckedUpload, library_dir: Path) -> Path | None:
-    """A file already in the library with exactly the same bytes, if any."""
-    if not library_dir.is_dir():
-        return None
-    for existing in library_dir.iterdir():
-        if (
-            existing.is_file()
-            and existing.stat().st_size == checked.size
-            and hashlib.sha256(existing.read_bytes()).hexdigest() == checked.sha256
-        ):
-            return existing
-    return None
-
-
-def store_upload(checked: CheckedUpload, library_dir: Path) -> Path:
-    """Copy the upload into the library under a free name ("名称-2.pdf" when taken)."""
-    library_dir.mkdir(parents=True, exist_ok=True)
+def free_library_path(name: str, library_dir: Path, staging_dir: Path) -> Path:
+    """A library path for ``name`` that no file uses ("名称-2.pdf" when taken)."""
     root = library_dir.resolve()
-    stem, suffix = Path(checked.name).stem, Path(checked.name).suffix
-    data = checked.source.read_bytes()
+    stem, suffix = Path(name).stem, Path(name).suffix
     for n in range(1, 10_000):
-        candidate = root / (checked.name if n == 1 else f"{stem}-{n}{suffix}")
+        candidate = root / (name if n == 1 else f"{stem}-{n}{suffix}")
         if candidate.parent != root:  # cannot happen with a sanitised name; checked anyway
-            raise UploadError(f"{checked.name}：文件名不安全")
-        try:
-            with candidate.open("xb") as out:  # exclusive: concurrent uploads never collide
-                out.write(data)
-        except FileExistsError:
-            continue
-        return candidate
-    raise UploadError(f"{checked.name}：同名文件过多，请改名后再上传")
+            raise UploadError(f"{name}：文件名不安全")
+        if not candidate.exists() and not (staging_dir / candidate.name).exists():
+            return candidate
+    raise UploadError(f"{name}：同名文件过多，请改名后再上传")
+
+
+def stage_upload(checked: CheckedUpload, staging_dir: Path, final: Path) -> Path:
+    """Write the upload's bytes to the staging folder, under the name it will have."""
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    staged = staging_dir / final.name
+    with staged.open("wb") as out:
+        out.write(checked.source.read_bytes())
+        out.flush()
+        os.fsync(out.fileno())
+    return staged
+
+
+def publish_staged(staged: Path, final: Path) -> None:
+    """Move a committed upload into the library (an atomic rename on one file system)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, final)
+
+
+def finish_staged_uploads(staging_dir: Path, committed_paths: set[str]) -> list[str]:
+    """After a crash: move staged files whose ingest committed into the library, drop the
+    rest (their upload failed and can be repeated). Returns what was done, for the log."""
+    done: list[str] = []
+    if not staging_dir.is_dir():
+        return done
+    for staged in sorted(staging_dir.iterdir()):
+        final = next((Path(p) for p in committed_paths if Path(p).name == staged.name), None)
+        if final is not None and not final.exists():
+            publish_staged(staged, final)
+            done.append(f"{staged.name}：入库已完成，文件移入资料库")
+        else:
+            staged.unlink(missing_ok=True)
+            done.append(f"{staged.name}：上传未完成，已清理，可重新上传")
+    return done
 
 
 def library_file(source: str, home: Path, library_dir: Path) -> Path | None:
