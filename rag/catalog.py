@@ -15,7 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from rag.errors import IndexCorruptError
 
@@ -41,66 +41,134 @@ class DocRecord:
     warnings: list[str] = field(default_factory=list)
 
 
-class Catalog:
-    """A JSON file written atomically (temporary file + rename)."""
+class CatalogBackend(Protocol):
+    """Where committed catalog generations live: a file beside an embedded store, or the
+    Chroma server itself, so that every worker of a deployment reads the same catalog."""
+
+    def read(self) -> str | None: ...  # the JSON payload of the newest generation
+    def write(self, payload: str, generation: int) -> None: ...  # atomically, the commit point
+    def signature(self) -> Any: ...  # changes whenever a new generation is committed
+    def where(self) -> str: ...  # for messages
+
+
+class FileCatalog:
+    """``index/catalog.json``, replaced atomically (temporary file, fsync, rename)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.docs: dict[str, DocRecord] = {}
-        self.generation = 0
-        if path.is_file():
-            try:
-                raw = json.loads(path.read_text(encoding="utf-8"))
-                self.docs = {d["doc_id"]: DocRecord(**d) for d in raw.get("documents", [])}
-                self.generation = int(raw.get("generation", 0))
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                raise IndexCorruptError(
-                    f"索引损坏：无法读取 {path}（{exc}）。请运行 cityqa ingest --rebuild 修复"
-                    "（从原文件重建索引）。"
-                ) from exc
 
-    def save(self) -> None:
-        """Write a new generation atomically (temporary file, fsync, rename)."""
+    def read(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def write(self, payload: str, generation: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.generation += 1
         tmp = self.path.with_suffix(f".json.{os.getpid()}.tmp")
-        payload = {
-            "generation": self.generation,
-            "documents": [asdict(d) for d in self.docs.values()],
-        }
         try:
             with tmp.open("w", encoding="utf-8") as out:
-                out.write(json.dumps(payload, ensure_ascii=False, indent=1))
+                out.write(payload)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
 
+    def signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def where(self) -> str:
+        return str(self.path)
+
+
+class ChromaCatalog:
+    """The catalog inside a Chroma server: one record per generation plus a ``head`` record
+    naming the newest. A generation is written whole before ``head`` moves to it, so a reader
+    never sees half a catalog; the previous generation is kept for readers still on it."""
+
+    HEAD = "head"
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+
+    def _head(self) -> int | None:
+        got = self.collection.get(ids=[self.HEAD], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        return int((got["metadatas"][0] or {}).get("generation", 0))
+
+    def read(self) -> str | None:
+        generation = self._head()
+        if generation is None:
+            return None
+        got = self.collection.get(ids=[f"gen-{generation}"], include=["documents"])
+        return got["documents"][0] if got["ids"] else None
+
+    def write(self, payload: str, generation: int) -> None:
+        self.collection.upsert(
+            ids=[f"gen-{generation}"],
+            documents=[payload],
+            embeddings=[[1.0]],
+            metadatas=[{"generation": generation}],
+        )
+        self.collection.upsert(
+            ids=[self.HEAD],
+            documents=[""],
+            embeddings=[[1.0]],
+            metadatas=[{"generation": generation}],
+        )
+        stale = [f"gen-{g}" for g in range(max(0, generation - 5), generation - 1)]
+        if stale:
+            self.collection.delete(ids=stale)
+
+    def signature(self) -> int | None:
+        return self._head()
+
+    def where(self) -> str:
+        return f"Chroma 集合 {self.collection.name}"
+
+
+class Catalog:
+    """The documents of one generation, read from and committed to a ``CatalogBackend``."""
+
+    def __init__(self, backend: CatalogBackend | Path) -> None:
+        self.backend: CatalogBackend = (
+            FileCatalog(backend) if isinstance(backend, Path) else backend
+        )
+        self.docs: dict[str, DocRecord] = {}
+        self.generation = 0
+        raw_text = self.backend.read()
+        if raw_text is not None:
+            try:
+                raw = json.loads(raw_text)
+                self.docs = {d["doc_id"]: DocRecord(**d) for d in raw.get("documents", [])}
+                self.generation = int(raw.get("generation", 0))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise IndexCorruptError(
+                    f"索引损坏：无法读取 {self.backend.where()}（{exc}）。请运行 "
+                    "cityqa ingest --rebuild 修复（从原文件重建索引）。"
+                ) from exc
+
+    def reload(self) -> Catalog:
+        """The newest committed generation."""
+        return Catalog(self.backend)
+
+    def save(self) -> None:
+        """Commit this catalog as a new generation."""
+        self.generation += 1
+        payload = {
+            "generation": self.generation,
+            "documents": [asdict(d) for d in self.docs.values()],
+        }
+        self.backend.write(json.dumps(payload, ensure_ascii=False, indent=1), self.generation)
+
     def done(self) -> list[DocRecord]:
         return [d for d in self.docs.values() if d.status == "done"]
 
     def done_chunk_ids(self) -> set[str]:
         return {cid for d in self.done() for cid in d.chunk_ids}
-
-    def put(self, record: DocRecord) -> None:
-        self.docs[record.doc_id] = record
-        self.save()
-
-    def remove(self, doc_id: str) -> None:
-        if self.docs.pop(doc_id, None) is not None:
-            self.save()
-
-    def mark_done(self, doc_ids: list[str]) -> None:
-        for doc_id in doc_ids:
-            self.docs[doc_id].status = "done"
-        self.save()
-
-
-def catalog_signature(path: Path) -> tuple[int, int, int] | None:
-    """What changes whenever a catalog generation is committed (the file is replaced)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)

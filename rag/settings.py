@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     collection: str = "cityqa"
     chroma_host: str | None = None
     chroma_port: int = 8000
+    # How often a worker asks the Chroma server whether another worker committed.
+    chroma_refresh_interval_s: float = Field(default=1.0, ge=0)
 
     # Answering.
     retrieval: Literal["hybrid", "dense", "bm25"] = Field(
@@ -95,9 +97,18 @@ class Settings(BaseSettings):
     # Uploads through the UI.
     max_upload_mb: int = Field(default=50, ge=1)
 
+    # Login throttling for `cityqa serve --auth`: a delay per wrong password, and a lockout
+    # of the user name (doubling each time) after this many failures within the lockout time.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_s: float = Field(default=60.0, ge=0)
+    login_failure_delay_s: float = Field(default=1.0, ge=0)
+
     # Writers (ingest, upload, delete, rebuild) take one OS lock per index; a second writer
     # waits this long for the first to finish, then gives up with a clear message.
     write_lock_timeout_s: float = Field(default=600.0, ge=0)
+    # Where that lock lives (default: the index folder). Workers that write to one Chroma
+    # server from different homes must share it (a common folder; flock works on NFSv4).
+    lock_dir: Path | None = None
     # A long ingest commits what it has every so often, so a crash loses at most this much work.
     ingest_commit_interval_s: float = Field(default=120.0, gt=0)
 
@@ -109,6 +120,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def writer_lock_dir(self) -> Path:
+        return self.lock_dir or self.index_dir
 
     @property
     def staging_dir(self) -> Path:

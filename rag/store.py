@@ -12,16 +12,18 @@ import hashlib
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-from rag.catalog import Catalog, DocRecord, catalog_signature
+from rag.catalog import Catalog, CatalogBackend, ChromaCatalog, DocRecord, FileCatalog
 from rag.errors import EmbedderMismatchError
 from rag.lexical import BM25Index, ChineseTokenizer
 from rag.locking import writer_lock
@@ -32,6 +34,8 @@ _DIMENSION_KEY = "cityqa_dimension"
 # Sentence vectors live in a sibling collection: a paraphrased question usually matches one
 # sentence far better than the whole chunk around it ("small-to-big" retrieval).
 _SENTENCES_SUFFIX = "__sentences"
+# With a Chroma server the catalog lives there too, so all workers share it.
+_CATALOG_SUFFIX = "__catalog"
 # Chunk metadata copied onto each sentence so that Chroma filters work on both collections.
 _FILTER_KEY_PREFIXES = ("dim_", "path_")
 _WRITE_BATCH = 1000
@@ -89,6 +93,15 @@ def build_chroma_client(settings: Settings, fresh: bool = False) -> Any:
 
 
 def index_exists(settings: Settings) -> bool:
+    if settings.chroma_host:
+        client = build_chroma_client(settings)
+        names = [getattr(c, "name", c) for c in client.list_collections()]
+        if settings.collection + _CATALOG_SUFFIX not in names:
+            return False
+        return (
+            ChromaCatalog(client.get_collection(settings.collection + _CATALOG_SUFFIX)).read()
+            is not None
+        )
     return (settings.index_dir / "catalog.json").is_file()
 
 
@@ -105,7 +118,7 @@ def reset_index(settings: Settings, on_wait: Callable[[str], None] | None = None
     The catalog goes first: whatever a kill leaves behind is then an orphan that the next
     ingest removes, never a document that claims chunks the store no longer has.
     """
-    with writer_lock(settings.index_dir, settings.write_lock_timeout_s, on_wait):
+    with writer_lock(settings.writer_lock_dir, settings.write_lock_timeout_s, on_wait):
         for name in ("catalog.json", "bm25"):
             target = settings.index_dir / name
             if target.is_dir():
@@ -114,7 +127,9 @@ def reset_index(settings: Settings, on_wait: Callable[[str], None] | None = None
                 target.unlink()
         client = build_chroma_client(settings)
         names = [getattr(c, "name", c) for c in client.list_collections()]
-        for name in (settings.collection, settings.collection + _SENTENCES_SUFFIX):
+        # The catalog first (see above), then the vectors.
+        ordered = [settings.collection + s for s in (_CATALOG_SUFFIX, "", _SENTENCES_SUFFIX)]
+        for name in ordered:
             if name in names:
                 client.delete_collection(name)
 
@@ -188,8 +203,11 @@ class IndexStore:
     def __init__(self, settings: Settings, embedder_id: str, dimension: int) -> None:
         self.settings = settings
         self._embedder = (embedder_id, dimension)
-        self._catalog_path = settings.index_dir / "catalog.json"
-        self._bm25_dir = settings.index_dir / "bm25"
+        self._backend: CatalogBackend = FileCatalog(settings.index_dir / "catalog.json")
+        # With a Chroma server, BM25 comes from the shared store (rebuilt per generation), never
+        # from one worker's disk.
+        self._bm25_dir: Path | None = None if settings.chroma_host else settings.index_dir / "bm25"
+        self._checked_at = 0.0
         self._view_lock = threading.Lock()
         self._view: _View | None = None
         self._own: set[Any] = set()  # catalog signatures this process committed
@@ -210,6 +228,12 @@ class IndexStore:
             collections.append(collection)
         self.client = client
         self.collection, self.sentences = collections
+        if self.settings.chroma_host:
+            self._backend = ChromaCatalog(
+                client.get_or_create_collection(
+                    self.settings.collection + _CATALOG_SUFFIX, embedding_function=None
+                )
+            )
 
     @property
     def embedder_id(self) -> str:
@@ -217,8 +241,17 @@ class IndexStore:
 
     # ----- generations -----------------------------------------------------------------
     def refresh(self) -> bool:
-        """Pick up a generation another process committed (a stat per call); True if new."""
-        signature = catalog_signature(self._catalog_path)
+        """Pick up a generation another process committed; True if there was one.
+
+        Embedded: one ``stat`` of catalog.json per call. Server: one small request, at most
+        every ``chroma_refresh_interval_s``.
+        """
+        if self.settings.chroma_host and self._view is not None and self._writer is None:
+            now = time.monotonic()
+            if now - self._checked_at < self.settings.chroma_refresh_interval_s:
+                return False
+            self._checked_at = now
+        signature = self._backend.signature()
         view = self._view
         if view is not None and view.signature == signature:
             return False
@@ -229,7 +262,7 @@ class IndexStore:
             foreign = view is not None and signature not in self._own
             if foreign and not self.settings.chroma_host:
                 self._reopen_chroma()
-            self._view = _View(signature, Catalog(self._catalog_path))
+            self._view = _View(signature, Catalog(self._backend))
         return True
 
     def _reopen_chroma(self) -> None:
@@ -261,12 +294,13 @@ class IndexStore:
     @contextmanager
     def writing(self, on_wait: Callable[[str], None] | None = None) -> Iterator[Catalog]:
         """Hold the writer lock; yield the catalog as on disk now, to change and commit."""
-        with writer_lock(self.settings.index_dir, self.settings.write_lock_timeout_s, on_wait):
+        lock_dir, timeout = self.settings.writer_lock_dir, self.settings.write_lock_timeout_s
+        with writer_lock(lock_dir, timeout, on_wait):
             if self._writer is not None:  # re-entered by the same writer
                 yield self._writer
                 return
             self.refresh()  # another process may have written since we last looked
-            self._writer = Catalog(self._catalog_path)
+            self._writer = Catalog(self._backend)
             try:
                 yield self._writer
             finally:
@@ -339,9 +373,10 @@ class IndexStore:
         index = BM25Index.build(
             list(records), [tokenizer.tokenize(c.lexical_text) for c in records.values()]
         )
-        index.save(self._bm25_dir)
+        if self._bm25_dir is not None:
+            index.save(self._bm25_dir)
         catalog.save()  # the commit point
-        self._own.add(catalog_signature(self._catalog_path))
+        self._own.add(self._backend.signature())
         self._remove_unowned(wanted)
 
     def reconcile(self) -> Repair:
@@ -373,6 +408,8 @@ class IndexStore:
         )
 
     def bm25_current(self) -> bool:
+        if self._bm25_dir is None:
+            return True  # rebuilt in memory per generation
         loaded = BM25Index.load(self._bm25_dir)
         return loaded is not None and set(loaded.ids) == set(self.chunks())
 
@@ -432,7 +469,7 @@ class IndexStore:
         index = view.bm25
         if index is None:
             chunks = self.chunks()
-            index = BM25Index.load(self._bm25_dir)
+            index = BM25Index.load(self._bm25_dir) if self._bm25_dir is not None else None
             if index is None or set(index.ids) != set(chunks):
                 # Saved by another generation (or lost): rebuild in memory; writers save it.
                 index = BM25Index.build(

@@ -422,3 +422,116 @@ def test_document_identity_is_the_path_not_the_file_name(
     assert len({f.source for f in report.files}) == 2  # never two rows of one name
     again = assistant.ingest([first])  # the same file named on its own
     assert again.count("unchanged") == 1 and len(assistant.documents()) == 2
+
+
+# ----- a real Chroma server behind two cityqa serve workers ----------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen, seconds: float) -> None:
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not come up within {seconds} s")
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_chroma_server(tmp_path: Path) -> None:
+    """``chroma run`` on loopback; one CLI ingest and two ``cityqa serve`` workers, each with its
+    own home: an upload in one worker is answered by the other within 5 s."""
+    if shutil.which("chroma") is None:
+        pytest.skip("chromadb's `chroma` command is not on PATH")
+    from gradio_client import Client, handle_file
+
+    chroma_port = _free_port()
+    chroma = subprocess.Popen(
+        [
+            "chroma",
+            "run",
+            "--path",
+            str(tmp_path / "chroma-server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(chroma_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    servers: list[subprocess.Popen] = []
+    try:
+        _wait_http(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", chroma, 60)
+        shared = {
+            "CITYQA_CHROMA_HOST": "127.0.0.1",
+            "CITYQA_CHROMA_PORT": str(chroma_port),
+            "CITYQA_LOCK_DIR": str(tmp_path / "locks"),  # the writers' common lock
+        }
+
+        def env(name: str) -> dict[str, str]:
+            return env_for(tmp_path / name) | shared
+
+        make_docs(tmp_path / "docs", "甲", 3)
+        done = subprocess.run(
+            cityqa(tmp_path, "ingest", "--json", str(tmp_path / "docs")),
+            env=env("ingest-home"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO_ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        ports = [_free_port(), _free_port()]
+        for i, port in enumerate(ports):
+            servers.append(
+                subprocess.Popen(
+                    cityqa(tmp_path, "serve", "--port", str(port)),
+                    env=env(f"worker-{i}"),
+                    cwd=REPO_ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port, proc in zip(ports, servers, strict=True):
+            _wait_http(f"http://127.0.0.1:{port}/", proc, 180)
+        first, second = (Client(f"http://127.0.0.1:{p}/", verbose=False) for p in ports)
+
+        def ask(client: Client, question: str) -> dict:
+            return client.predict(question, "全部", "全部", api_name="/ask")
+
+        assert not ask(second, "甲市智慧交通怎么建设？")["refused"]  # the CLI's documents
+        upload = write_text(
+            tmp_path / "up" / "庚市方案.md", "# 庚市方案\n\n庚市建设城市级智能网联汽车测试场。\n"
+        )
+        report = first.predict([handle_file(str(upload))], api_name="/upload")
+        assert "已入库" in report, report
+        uploaded = time.perf_counter()
+        while True:
+            answer = ask(second, "庚市建设什么测试场？")
+            if not answer["refused"] and "庚市" in answer["citations"][0]["text"]:
+                break
+            assert time.perf_counter() - uploaded < 5, answer
+            time.sleep(0.2)
+        # Nothing of the index is on the workers' disks: catalog and BM25 are in the server.
+        assert not (tmp_path / "worker-1" / "index" / "catalog.json").exists()
+        assert not (tmp_path / "worker-1" / "index" / "bm25").exists()
+    finally:
+        for proc in [*servers, chroma]:
+            proc.terminate()
+        for proc in [*servers, chroma]:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -16,7 +16,6 @@ from typing import Any
 
 from ingest.pipeline import SourceFile, source_name
 from rag.assistant import Assistant
-from rag.catalog import Catalog
 from rag.pipeline import StreamEvent
 from rag.types import Answer
 from ui.uploads import (
@@ -148,7 +147,7 @@ class UIService:
             finally:
                 # Whatever happened: a committed upload's file goes into the library, any
                 # other staged bytes go away, so the upload can simply be repeated.
-                committed = {d.path for d in Catalog(catalog.path).done()}
+                committed = {d.path for d in catalog.reload().done()}
                 finish_staged_uploads(settings.staging_dir, committed)
         if outcome is None or outcome.status == "failed":
             reason = outcome.error if outcome is not None else "未知错误"
