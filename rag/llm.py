@@ -9,9 +9,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from rag.errors import ConfigError
+from rag.errors import CityQAError, ConfigError
 from rag.settings import Settings
 from rag.types import REFUSAL_TEXT, Passage
+
+
+class LLMError(CityQAError):
+    """The LLM endpoint failed; the message names it and says how."""
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short Chinese reason for an OpenAI-client failure."""
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    if status is not None:
+        return f"HTTP {status}"
+    if "Timeout" in name:
+        return "请求超时"
+    if "Connection" in name:
+        return "无法连接（服务未启动或地址有误）"
+    return f"{name}：{str(exc)[:200]}"
+
 
 SYSTEM_PROMPT = f"""你是城市数字化转型领域的资料问答助手，只能依据用户提供的【资料】回答。
 规则：
@@ -65,11 +83,27 @@ class LLMAnswerer:
     def __init__(self, llm: Any) -> None:
         self.llm = llm
 
+    @property
+    def endpoint(self) -> str:
+        return str(getattr(self.llm, "api_base", "") or "大模型接口")
+
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
-        """Text pieces as the model produces them."""
-        for chunk in self.llm.stream_chat(build_messages(question, passages)):
-            if chunk.delta:
-                yield chunk.delta
+        """Text pieces as the model produces them; ``LLMError`` naming the endpoint when it
+        fails, times out, or answers with something that is not a streamed completion (an
+        empty reply is a broken endpoint, never "not in the documents")."""
+        produced = False
+        try:
+            for chunk in self.llm.stream_chat(build_messages(question, passages)):
+                if chunk.delta:
+                    produced = True
+                    yield chunk.delta
+        except Exception as exc:
+            raise LLMError(f"大模型接口 {self.endpoint} 出错：{describe_failure(exc)}") from exc
+        if not produced:
+            raise LLMError(
+                f"大模型接口 {self.endpoint} 返回了空回复（不是 OpenAI 兼容的流式回复，"
+                "请检查地址是否指向 /v1 接口）"
+            )
 
     def answer(self, question: str, passages: list[Passage]) -> str:
         return "".join(self.stream(question, passages)).strip()

@@ -17,6 +17,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from rag.answer_type import missing_types
 from rag.decompose import split_parallel
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
+from rag.llm import LLMError
 from rag.outline import outline_lines, outline_passages, section_heading
 from rag.query import (
     QueryAnalyzer,
@@ -102,10 +103,17 @@ class QAPipeline:
             yield StreamEvent("delta", answer.text)
         elif self.llm_answerer is not None:
             pieces: list[str] = []
-            for piece in self.llm_answerer.stream(query, found.candidates):
-                pieces.append(piece)
-                yield StreamEvent("delta", piece)
-            answer = self._from_llm(question, "".join(pieces).strip(), found.candidates, passages)
+            try:
+                for piece in self.llm_answerer.stream(query, found.candidates):
+                    pieces.append(piece)
+                    yield StreamEvent("delta", piece)
+                text = "".join(pieces).strip()
+                answer = self._from_llm(question, text, found.candidates, passages)
+            except LLMError as exc:
+                # A broken endpoint is said as such; the extractive answer still helps.
+                answer = self._extractive(question, query, found, filters, top_k)
+                answer.notice = f"{exc}。以下为不经大模型的抽取式答案。"
+                yield StreamEvent("delta", f"\n\n⚠ {answer.notice}\n\n{answer.text}")
         else:
             answer = self._extractive(question, query, found, filters, top_k)
             yield StreamEvent("delta", answer.text)

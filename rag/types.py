@@ -115,6 +115,7 @@ class Answer:
     rewritten_question: str | None = None  # follow-ups: the standalone question retrieved with
     answerer: str = "extractive"
     refusal_reason: str = ""
+    notice: str = ""  # what the user must know beside the answer (an LLM endpoint failed)
 
     @property
     def unsupported(self) -> list[SentenceCheck]:
@@ -134,6 +135,10 @@ class Answer:
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             }
         )
+        if self.refused and self.refusal_reason:
+            out["refusal_reason"] = self.refusal_reason
+        if self.notice:
+            out["notice"] = self.notice
         return out
 
 

@@ -7,8 +7,11 @@ test; the answer is verified by the real verifier against the real index.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -28,16 +31,37 @@ REPLY = (
 class _Handler(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
     reply = REPLY
+    fault = ""  # "", "http500", "html", "json", "bad-sse", "slow"
 
     def log_message(self, *args: Any) -> None:  # keep pytest output clean
         pass
+
+    def _send(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).received.append(
             {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
         )
-        if body.get("stream"):
+        fault = type(self).fault
+        if fault == "http500":
+            self._send(500, "application/json", b'{"error": {"message": "boom"}}')
+        elif fault == "html":  # a web page answering 200, e.g. a login portal
+            self._send(200, "text/html", "<html><body>请登录</body></html>".encode())
+        elif fault == "json":  # a non-streaming completion to a streaming request
+            self._send(200, "application/json", json.dumps(_completion(REPLY)).encode())
+        elif fault == "bad-sse":
+            self._send(200, "text/event-stream", b"data: {not json}\n\n")
+        elif fault == "slow":
+            time.sleep(3)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
+                self._send(200, "application/json", b"{}")
+        elif body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
@@ -88,6 +112,7 @@ def _completion(text: str) -> dict[str, Any]:
 def llm_server() -> Iterator[str]:
     _Handler.received = []
     _Handler.reply = REPLY
+    _Handler.fault = ""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -155,3 +180,40 @@ def test_missing_llm_settings_is_a_clear_error(corpus_index) -> None:
     with pytest.raises(ConfigError, match="CITYQA_LLM_BASE_URL"):
         build_llm(settings)
     assert LLMAnswerer  # the class is importable without a server
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("http500", "HTTP 500"),
+        ("html", "大模型接口"),
+        ("json", "大模型接口"),
+        ("bad-sse", "大模型接口"),
+        ("slow", "超时"),
+    ],
+)
+def test_broken_endpoint_is_named_and_the_extractive_answer_stands_in(
+    llm_assistant: Assistant, llm_server: str, fault: str, reason: str
+) -> None:
+    _Handler.fault = fault
+    llm_assistant.settings = llm_assistant.settings.model_copy(update={"llm_timeout": 1.0})
+    llm_assistant.pipeline.llm_answerer = LLMAnswerer(build_llm(llm_assistant.settings))
+    answer = llm_assistant.ask("城市数字化转型包括哪三个维度？")
+    assert llm_server in answer.notice and reason in answer.notice, answer.notice
+    assert not answer.refused  # never passed off as "not in the documents"
+    assert answer.answerer == "extractive" and "技术维度" in answer.text
+    assert answer.to_dict()["notice"] == answer.notice
+
+
+def test_closed_port_is_named(llm_assistant: Assistant) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = llm_assistant.settings.model_copy(
+        update={"llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_timeout": 2.0}
+    )
+    llm_assistant.pipeline.llm_answerer = LLMAnswerer(build_llm(settings))
+    events = list(llm_assistant.stream_events("城市数字化转型包括哪三个维度？"))
+    answer = events[-1].answer
+    assert answer is not None and "无法连接" in answer.notice and str(port) in answer.notice
+    assert not answer.refused and "⚠" in "".join(e.text for e in events)

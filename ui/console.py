@@ -119,6 +119,8 @@ def stats_tables(stats: dict[str, Any]) -> list[Table]:
 
 def print_answer(console: Console, answer: Any) -> None:
     """The answer, then its numbered sources with document, section and page."""
+    if answer.notice:
+        console.print(f"[yellow]⚠ {answer.notice}[/yellow]", highlight=False, markup=True)
     console.print(answer.text, highlight=False)
     if not answer.refused:
         console.print(f"\n[dim]忠实度 faithfulness {answer.faithfulness:.2f}[/dim]")

@@ -76,7 +76,8 @@ def badge_html(answer: Answer | None) -> str:
 
 def chat_message(answer: Answer) -> str:
     """The assistant turn shown in the chatbot: the answer, then its badge line."""
-    lines = [chat_safe(answer.text)]
+    lines = [chat_safe(f"⚠ {answer.notice}")] if answer.notice else []
+    lines.append(chat_safe(answer.text))
     if answer.rewritten_question:
         lines.append(chat_safe(f"（按“{answer.rewritten_question}”检索）"))
     lines.append(chat_safe(f"【{badge_text(answer)}】"))
