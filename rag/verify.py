@@ -27,6 +27,12 @@ _QUANTITY = re.compile(
 )
 _NON_CONTENT = re.compile(r"[\s\W_]+", re.UNICODE)
 
+# Negation words, longest first: a claim may not add one the passage lacks, nor drop one.
+_NEGATORS = ("不是", "并非", "没有", "不得", "不能", "不会", "不再", "不", "未", "无", "非", "没")
+_CLAUSE_SPLIT = re.compile(r"[，,；;：:、]")
+_PASSAGE_SENTENCES = re.compile(r"[^。！？!?；;\n]+")
+MIN_CLAUSE_CHARS = 4  # shorter clauses ("一是", "包括") say too little to be checked alone
+
 CONTAIN_RECALL = 0.7  # bigram recall that counts as support on its own
 PARAPHRASE_RECALL = 0.45  # lower recall accepted when the embeddings agree
 PARAPHRASE_SIMILARITY = 0.6
@@ -106,6 +112,14 @@ class CitationVerifier:
             return SentenceCheck(
                 sentence, numbers, False, recall, f"引文中没有：{'、'.join(missing)}"
             )
+        flipped = _negation_mismatch(compact_claim, compact_passage)
+        if flipped:
+            return SentenceCheck(sentence, numbers, False, recall, f"否定与引文不一致：{flipped}")
+        detached = _unsupported_clause(claim, passage)
+        if detached:
+            return SentenceCheck(
+                sentence, numbers, False, recall, f"引文中没有同一句话这样说：{detached}"
+            )
         if recall >= CONTAIN_RECALL:
             return SentenceCheck(sentence, numbers, True, recall, "与引文高度重合")
         if recall >= PARAPHRASE_RECALL:
@@ -123,6 +137,68 @@ class CitationVerifier:
     def _similarity(self, claim: str, passages: list[str]) -> float:
         vectors = np.asarray(self.embed_model.get_text_embedding_batch([claim, *passages]))
         return float(np.max(vectors[1:] @ vectors[0]))
+
+
+def _negator_at(text: str, i: int) -> str:
+    return next((n for n in _NEGATORS if text.startswith(n, i)), "")
+
+
+def _negation_mismatch(claim: str, passage: str) -> str:
+    """A negation the claim adds ("分别不是…") or drops ("不得收取" -> "收取"), else "".
+
+    Bigram overlap cannot see either: one character turns a supported sentence into its
+    opposite. Compared on compacted text (no spaces or punctuation)."""
+    i = 0
+    while i < len(claim):
+        word = _negator_at(claim, i)
+        if word:
+            negated = claim[i : i + len(word) + 1]
+            if len(negated) > len(word) and negated not in passage:
+                return negated
+            i += len(word)
+        else:
+            i += 1
+    for j in range(len(passage)):
+        word = _negator_at(passage, j)
+        if not word or (j > 0 and _negator_at(passage, j - 1)):
+            continue
+        tail = passage[j + len(word) : j + len(word) + 3]
+        if len(tail) < 3 or tail not in claim:
+            continue
+        k = claim.index(tail)
+        said_negated = any(claim[max(0, k - len(n)) : k] == n for n in _NEGATORS)
+        said_plainly = any(
+            not any(passage[max(0, m - len(n)) : m] == n for n in _NEGATORS)
+            for m in _occurrences(passage, tail)
+        )
+        if not said_negated and not said_plainly:
+            return word + tail
+    return ""
+
+
+def _occurrences(text: str, part: str) -> list[int]:
+    found, start = [], text.find(part)
+    while start >= 0:
+        found.append(start)
+        start = text.find(part, start + 1)
+    return found
+
+
+def _unsupported_clause(claim: str, passage: str) -> str:
+    """A clause of the claim that no single sentence of the passage supports, else "".
+
+    Overlap over the whole passage lets a claim attach one sentence's subject to another
+    sentence's content ("一是业务维度，包含城市数字底座…" from "一是技术维度，包含…"):
+    each clause must be borne out by one sentence of the passage."""
+    sentences = [_compact(m.group(0)) for m in _PASSAGE_SENTENCES.finditer(passage)]
+    sentences = [s for s in sentences if s]
+    for clause in _CLAUSE_SPLIT.split(claim):
+        compact = _compact(clause)
+        if len(compact) < MIN_CLAUSE_CHARS:
+            continue
+        if not any(_bigram_recall(compact, s) >= CONTAIN_RECALL for s in sentences):
+            return clause.strip()
+    return ""
 
 
 def faithfulness(checks: Sequence[SentenceCheck]) -> float:

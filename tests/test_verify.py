@@ -89,3 +89,39 @@ def test_paper_footnote_marks_are_not_citations() -> None:
 def test_empty_answer_has_no_sentences(verifier, citations) -> None:
     assert verifier.check("", citations) == []
     assert verifier.check("根据资料：", citations) == []
+
+
+# A regulation's wording, the second kind of text these checks must hold on.
+REGULATION = (
+    "行政机关依申请提供政府信息，不收取费用。"
+    "申请人申请公开政府信息的数量、频次明显超过合理范围的，行政机关可以收取信息处理费。"
+)
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage"),
+    [
+        ("三大维度分别不是技术维度、业务维度和管理维度。[1]", PASSAGE),  # negation added
+        ("行政机关依申请提供政府信息，收取费用。[1]", REGULATION),  # negation dropped
+        ("行政机关依申请提供政府信息，没有收取费用的规定。[1]", REGULATION),
+    ],
+)
+def test_negation_changes_are_flagged(verifier, claim: str, passage: str) -> None:
+    checks = verifier.check(claim, [_citation(1, passage)])
+    assert not checks[0].supported and "否定" in checks[0].reason, checks[0]
+
+
+def test_claim_attached_to_the_wrong_entity_is_flagged(verifier, citations) -> None:
+    # The components belong to the technology dimension, not the business one.
+    checks = verifier.check(
+        "一是业务维度,包含城市数字底座、城市数据体系、城市核心平台、城市应用场景4个层级。[1]",
+        citations,
+    )
+    assert not checks[0].supported, checks[0]
+
+
+def test_negated_wording_that_the_passage_has_is_supported(verifier) -> None:
+    checks = verifier.check(
+        "行政机关依申请提供政府信息,不收取费用。[1]", [_citation(1, REGULATION)]
+    )
+    assert checks[0].supported
