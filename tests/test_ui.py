@@ -395,3 +395,50 @@ def test_matrix_rows_with_totals() -> None:
     headers, rows = render.matrix_rows(stats)
     assert headers == ["维度 \\ 路径", "数据要素驱动", "合计"]
     assert rows == [["技术", 3, 3], ["管理", 1, 2], ["合计", 4, 5]]
+
+
+def test_login_is_throttled_and_locked_after_repeated_failures() -> None:
+    from ui.serve import ThrottledLogin
+
+    now = [1000.0]
+    slept: list[float] = []
+    login = ThrottledLogin(
+        [("admin", "s3cret")],
+        max_failures=5,
+        lockout_s=60,
+        delay_s=1.0,
+        clock=lambda: now[0],
+        sleep=slept.append,
+    )
+    assert login("admin", "s3cret")
+    results = [login("admin", f"guess{i}") for i in range(100)]
+    assert not any(results)
+    assert len(slept) == 5  # a delay per checked guess; locked attempts are not even checked
+    assert not login("admin", "s3cret")  # locked: the right password waits too
+    now[0] += 61
+    for i in range(5):  # the guessing goes on: the second lockout lasts twice as long
+        login("admin", f"again{i}")
+    now[0] += 61
+    assert not login("admin", "s3cret")
+    now[0] += 60
+    assert login("admin", "s3cret")
+    assert not login("nobody", "s3cret") and not login("", "")
+
+
+def test_server_login_uses_the_throttle(server: Server) -> None:
+    from gradio_client import Client
+
+    settings = server.assistant.settings
+    server.assistant.settings = settings.model_copy(
+        update={"login_max_failures": 2, "login_failure_delay_s": 0.0, "login_lockout_s": 600}
+    )
+    protected = start_server(server.assistant, auth=[("admin", "s3cret")])
+    try:
+        for _ in range(3):
+            with pytest.raises(Exception):  # noqa: B017
+                Client(protected.url, auth=("admin", "wrong"), verbose=False)
+        with pytest.raises(Exception):  # noqa: B017 - locked now, even with the password
+            Client(protected.url, auth=("admin", "s3cret"), verbose=False)
+    finally:
+        protected.demo.close()
+        server.assistant.settings = settings

@@ -22,7 +22,7 @@ from rag.assistant import Assistant
 from rag.errors import CityQAError
 from ui import render
 from ui.render import ALL, esc
-from ui.serve import is_loopback, load_accounts, refusal_message
+from ui.serve import ThrottledLogin, is_loopback, load_accounts, refusal_message
 from ui.service import UIService
 from ui.uploads import KIND_BY_SUFFIX
 
@@ -311,6 +311,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 def launch(demo: gr.Blocks, assistant: Assistant, **kwargs: Any) -> Any:
     """``demo.launch`` with the settings every cityqa server uses."""
     kwargs.setdefault("max_file_size", f"{assistant.settings.max_upload_mb}mb")
+    if isinstance(kwargs.get("auth"), list):  # accounts: checked through the throttle
+        kwargs["auth"] = _login(kwargs["auth"], assistant.settings)
     return demo.launch(
         show_error=True,
         footer_links=["api"],
@@ -318,6 +320,15 @@ def launch(demo: gr.Blocks, assistant: Assistant, **kwargs: Any) -> Any:
         mcp_server=False,
         auth_message="cityqa：请输入账号和密码",
         **kwargs,
+    )
+
+
+def _login(accounts: list[tuple[str, str]], settings: Any) -> ThrottledLogin:
+    return ThrottledLogin(
+        accounts,
+        max_failures=settings.login_max_failures,
+        lockout_s=settings.login_lockout_s,
+        delay_s=settings.login_failure_delay_s,
     )
 
 

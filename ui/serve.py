@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import ConfigError
@@ -10,6 +15,7 @@ from rag.errors import ConfigError
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 Account = tuple[str, str]
+log = logging.getLogger(__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -56,3 +62,64 @@ def refusal_message(host: str) -> str:
         "请加上 --auth USER:PASS 或 --auth-file FILE 设置账号；"
         "只在本机使用时请去掉 --host（默认 127.0.0.1）。"
     )
+
+
+class ThrottledLogin:
+    """Gradio's ``auth`` callable with brute-force protection.
+
+    Every wrong password costs the caller ``delay_s``; after ``max_failures`` wrong passwords
+    for one user name within ``lockout_s``, that name is locked for ``lockout_s`` (even the
+    right password is refused meanwhile) and the lock doubles with each further lockout.
+    Gradio does not hand the client address to this callable, so the user name is the key;
+    failures for names that do not exist share one key, so guessing names is throttled too.
+    """
+
+    def __init__(
+        self,
+        accounts: list[Account],
+        *,
+        max_failures: int,
+        lockout_s: float,
+        delay_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._accounts = dict(accounts)
+        self._max = max_failures
+        self._lockout = lockout_s
+        self._delay = delay_s
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._failures: dict[str, list[float]] = {}
+        self._locked_until: dict[str, float] = {}
+        self._lockouts: dict[str, int] = {}
+
+    def __call__(self, username: str, password: str) -> bool:
+        key = username if username in self._accounts else "\0unknown"
+        now = self._clock()
+        with self._lock:
+            if self._locked_until.get(key, 0.0) > now:
+                locked = True
+            else:
+                locked = False
+                expected = self._accounts.get(username, "")
+                ok = bool(expected) and hmac.compare_digest(
+                    password.encode("utf-8"), expected.encode("utf-8")
+                )
+                if ok:
+                    self._failures.pop(key, None)
+                    self._lockouts.pop(key, None)
+                    return True
+                recent = [t for t in self._failures.get(key, []) if now - t < self._lockout]
+                recent.append(now)
+                self._failures[key] = recent
+                if len(recent) >= self._max:
+                    count = self._lockouts.get(key, 0)
+                    self._locked_until[key] = now + self._lockout * (2**count)
+                    self._lockouts[key] = count + 1
+                    self._failures[key] = []
+                    log.warning("login for %r locked after %d failures", username, len(recent))
+        if not locked:
+            self._sleep(self._delay)
+        return False
