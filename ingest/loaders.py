@@ -240,10 +240,12 @@ def _load_docx(path: Path, data: bytes) -> LoadedDocument:
     import zipfile
 
     import docx
+    from lxml.etree import LxmlError
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, LxmlError) as exc:
+        # LxmlError: a broken word/document.xml, or a text node beyond libxml2's limits.
         raise LoadError(path, f"DOCX 无法解析（文件可能已损坏或不是 Word 文档）：{exc}") from exc
     parts: list[str] = []
     for para in document.paragraphs:

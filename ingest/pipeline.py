@@ -25,6 +25,7 @@ from ingest.chunker import ChineseStructureSplitter
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
 from ingest.tagger import TaxonomyTagger
 from rag.catalog import Catalog, DocRecord
+from rag.errors import storage_errors
 from rag.extractive import split_units
 from rag.lexical import ChineseTokenizer, build_tokenizer
 from rag.settings import Settings
@@ -276,7 +277,16 @@ class Indexer:
         reader's copy, which may be stale), repairs what a crash or a lost store left, and
         commits at the end and every ``ingest_commit_interval_s`` seconds.
         """
-        progress = progress or NoProgress()
+        with storage_errors(self.settings.index_dir):
+            return self._ingest(paths, prune, progress or NoProgress(), files)
+
+    def _ingest(
+        self,
+        paths: Sequence[Path],
+        prune: bool,
+        progress: IngestProgress,
+        files: Sequence[SourceFile] | None,
+    ) -> IngestReport:
         started = time.perf_counter()
         with self.store.writing(on_wait=progress.message) as catalog:
             repair = self.store.reconcile()
@@ -317,7 +327,7 @@ class Indexer:
 
     def delete(self, doc_id: str) -> DocRecord | None:
         """Remove a document from both indexes and the catalog; return its record."""
-        with self.store.writing() as catalog:
+        with storage_errors(self.settings.index_dir), self.store.writing() as catalog:
             record = catalog.docs.get(doc_id)
             if record is not None:
                 self.store.delete_document(doc_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 import threading
 import time
@@ -24,7 +25,7 @@ from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from rag.catalog import Catalog, CatalogBackend, ChromaCatalog, DocRecord, FileCatalog
-from rag.errors import EmbedderMismatchError
+from rag.errors import EmbedderMismatchError, storage_error, storage_errors
 from rag.lexical import BM25Index, ChineseTokenizer
 from rag.locking import writer_lock
 from rag.settings import Settings
@@ -84,12 +85,37 @@ def build_chroma_client(settings: Settings, fresh: bool = False) -> Any:
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
         )
     path = settings.index_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    if fresh:
-        from chromadb.api.shared_system_client import SharedSystemClient
+    if path.is_dir() and not os.access(path, os.W_OK):
+        path = _writable_copy(path)
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+    from chromadb.api.shared_system_client import SharedSystemClient
 
+    if fresh:
         SharedSystemClient._identifier_to_system.pop(str(path), None)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception:
+        # chromadb keeps a system that failed to start; drop it so a repaired store (or a
+        # retry) is opened afresh rather than through the broken one.
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
+        raise
+
+
+def _writable_copy(path: Path) -> Path:
+    """A private copy of a read-only embedded store: chromadb cannot open SQLite read-only,
+    but serving a prebuilt index from a read-only volume is a real deployment."""
+    import tempfile
+
+    stamp = max((p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()), default=0)
+    key = hashlib.sha1(f"{path.resolve()}:{stamp}".encode()).hexdigest()[:12]
+    copy = Path(tempfile.gettempdir()) / f"cityqa-readonly-{key}"
+    if not copy.is_dir():
+        partial = copy.with_name(copy.name + f".{os.getpid()}.tmp")
+        shutil.copytree(path, partial, dirs_exist_ok=True)
+        os.replace(partial, copy)
+        log.warning("索引目录只读：向量库复制到 %s 后以只读方式提供问答", copy)
+    return copy
 
 
 def index_exists(settings: Settings) -> bool:
@@ -108,7 +134,8 @@ def index_exists(settings: Settings) -> bool:
 def open_store(settings: Settings, embedder_id: str, dimension: int) -> IndexStore:
     """Open (or create) the index for this embedder; refuse one built with another."""
     store = IndexStore(settings, embedder_id, dimension)
-    store.open_collections(build_chroma_client(settings))
+    with storage_errors(settings.index_dir / "chroma"):
+        store.open_collections(build_chroma_client(settings))
     return store
 
 
@@ -118,14 +145,23 @@ def reset_index(settings: Settings, on_wait: Callable[[str], None] | None = None
     The catalog goes first: whatever a kill leaves behind is then an orphan that the next
     ingest removes, never a document that claims chunks the store no longer has.
     """
-    with writer_lock(settings.writer_lock_dir, settings.write_lock_timeout_s, on_wait):
+    with (
+        storage_errors(settings.index_dir),
+        writer_lock(settings.writer_lock_dir, settings.write_lock_timeout_s, on_wait),
+    ):
         for name in ("catalog.json", "bm25"):
             target = settings.index_dir / name
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-        client = build_chroma_client(settings)
+        try:
+            client = build_chroma_client(settings)
+        except Exception as exc:  # a corrupt embedded store: remove it whole
+            if settings.chroma_host or storage_error(exc, "") is None:
+                raise
+            shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)
+            return
         names = [getattr(c, "name", c) for c in client.list_collections()]
         # The catalog first (see above), then the vectors.
         ordered = [settings.collection + s for s in (_CATALOG_SUFFIX, "", _SENTENCES_SUFFIX)]

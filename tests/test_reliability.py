@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -389,6 +390,28 @@ def _broken_docx(path: Path) -> Path:
     return path
 
 
+def _huge_node_docx(path: Path) -> Path:
+    """A valid DOCX whose one text node exceeds libxml2's 10 MB limit (47 KB zipped)."""
+    import io
+    import zipfile
+
+    import docx
+
+    buffer = io.BytesIO()
+    docx.Document().save(buffer)
+    template = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    namespace = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{namespace}"><w:body>'
+        f"<w:p><w:r><w:t>{'数' * (11 * 1024 * 1024 // 3)}</w:t></w:r></w:p></w:body></w:document>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in template.infolist():
+            data = template.read(item.filename)
+            archive.writestr(item, body if item.filename == "word/document.xml" else data)
+    return path
+
+
 def test_bad_files_are_rows_and_the_rest_ingests(
     tmp_path: Path, settings_for, open_assistant
 ) -> None:
@@ -396,18 +419,41 @@ def test_bad_files_are_rows_and_the_rest_ingests(
     folder = tmp_path / "in"
     make_docs(folder, "甲", 2)
     _broken_docx(folder / "坏文件.docx")
+    _huge_node_docx(folder / "超长文本.docx")
     write_text(folder / ".隐藏.md", "# 隐藏\n\n不应入库。\n")
     (folder / "断链.md").symlink_to(folder / "不存在.md")
     loop = tmp_path / "loop.md"
     loop.symlink_to(loop)
     report = open_assistant(settings).ingest([folder, loop])
     rows = {f.source: f for f in report.files}
-    assert rows["in/坏文件.docx"].status == "failed" and rows["in/坏文件.docx"].error
+    for name in ("in/坏文件.docx", "in/超长文本.docx"):
+        assert rows[name].status == "failed" and "DOCX 无法解析" in str(rows[name].error)
     assert rows[str(loop)].status == "failed" or rows["loop.md"].status == "failed"
     assert report.count("ingested") == 2
     assert "隐藏" in report.skip_reasons["in/.隐藏.md"]
     assert "不存在" in report.skip_reasons["in/断链.md"]
     assert len(check_healed(open_assistant, settings)) == 2
+
+
+def test_unreadable_folder_is_reported(tmp_path: Path, settings_for, open_assistant, monkeypatch):
+    # Permissions do not stop root (CI runs as root), so the refusal is injected where the
+    # operating system would raise it.
+    settings = settings_for(tmp_path / "home")
+    folder = tmp_path / "in"
+    make_docs(folder, "甲", 1)
+    locked = folder / "机密"
+    make_docs(locked, "乙", 1)
+    real_scandir = os.scandir
+
+    def scandir(path=".", *args, **kwargs):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real_scandir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = open_assistant(settings).ingest([folder])
+    assert report.count("ingested") == 1
+    assert "无法读取文件夹" in report.skip_reasons["in/机密"]
 
 
 def test_document_identity_is_the_path_not_the_file_name(
@@ -535,3 +581,94 @@ def test_two_workers_share_a_chroma_server(tmp_path: Path) -> None:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+# ----- storage faults: a clear message, no traceback, nothing corrupted -----------------------
+def _mount(*args: str) -> None:
+    done = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount here (needs root with CAP_SYS_ADMIN): {done.stderr.strip()}")
+
+
+@pytest.fixture
+def mounts() -> Iterator[list[Path]]:
+    mounted: list[Path] = []
+    yield mounted
+    for point in reversed(mounted):
+        # Lazy: this process may still hold the store's files open there.
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def _cli_error(home: Path, *args: str) -> str:
+    done = run(home, cityqa(home, *args))
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    return done.stderr
+
+
+@pytest.mark.slow
+def test_read_only_home_answers_and_refuses_writes_clearly(
+    tmp_path: Path, settings_for, open_assistant, mounts
+) -> None:
+    source, view = tmp_path / "rw", tmp_path / "ro"
+    docs = make_docs(source / "docs", "甲", 2)
+    assert (
+        run(source / "home", cityqa(source / "home", "ingest", str(docs[0].parent))).returncode == 0
+    )
+    view.mkdir()
+    _mount("--bind", str(source), str(view))
+    mounts.append(view)
+    _mount("-o", "remount,ro,bind", str(view))
+    home = view / "home"
+    asked = run(home, cityqa(home, "ask", "--json", "甲市智慧交通怎么建设？"))
+    assert asked.returncode == 0 and '"refused": false' in asked.stdout, asked.stderr[-2000:]
+    assert "不可写" in _cli_error(home, "ingest", str(view / "docs"))
+    assert "不可写" in _cli_error(home, "ingest", "--rebuild", str(view / "docs"))
+    forget_open_store(settings_for(home))
+    served = UIService(open_assistant(settings_for(home)))  # a server starts on it too
+    assert not served.ask("甲市智慧交通怎么建设？").refused
+    upload = write_text(tmp_path / "up" / "辛市.md", "# 辛市方案\n\n辛市建设智慧水务。\n")
+    (outcome,) = served.upload([(upload, None)])
+    assert not outcome.ok and "不可写" in outcome.message
+
+
+@pytest.mark.slow
+def test_disk_full_is_a_message_and_the_index_survives(
+    tmp_path: Path, settings_for, open_assistant, mounts
+) -> None:
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(volume))
+    mounts.append(volume)
+    home = volume / "home"
+    small = make_docs(tmp_path / "small", "甲", 3)
+    assert run(home, cityqa(home, "ingest", str(small[0].parent))).returncode == 0
+    big = tmp_path / "big"
+    filler = "".join(TOPICS[i % len(TOPICS)][1] for i in range(40))
+    for i in range(16):
+        write_text(big / f"大文件{i:02d}.md", f"# 大文件{i}\n\n" + "\n\n".join([filler] * 12))
+    assert "磁盘已满" in _cli_error(home, "ingest", str(big))
+    _mount("-o", "remount,size=96m", str(volume))  # space freed
+    settings = settings_for(home)
+    forget_open_store(settings)
+    assert not open_assistant(settings).ask("甲市智慧交通怎么建设？").refused
+    for extra in sorted(big.iterdir())[2:]:
+        extra.unlink()
+    assert run(home, cityqa(home, "ingest", str(big))).returncode == 0
+    assert len(check_healed(open_assistant, settings)) == 5
+
+
+@pytest.mark.parametrize("damaged", ["catalog.json", "chroma/chroma.sqlite3"])
+def test_truncated_index_files_are_reported_and_rebuild_repairs(
+    tmp_path: Path, settings_for, open_assistant, damaged: str
+) -> None:
+    settings = settings_for(tmp_path / "home")
+    docs = make_docs(tmp_path / "docs", "甲", 2)
+    home = settings.home
+    assert run(home, cityqa(home, "ingest", str(docs[0].parent))).returncode == 0
+    target = settings.index_dir / damaged
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 3])
+    assert "索引损坏" in _cli_error(home, "ask", "甲市智慧交通怎么建设？")
+    rebuilt = run(home, cityqa(home, "ingest", "--rebuild", str(docs[0].parent)))
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert len(check_healed(open_assistant, settings)) == 2

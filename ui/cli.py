@@ -31,16 +31,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
-    from rag.errors import CityQAError
+    from rag.errors import CityQAError, storage_errors
 
     try:
-        return int(args.handler(args) or 0)
+        with storage_errors(_home_hint()):
+            return int(args.handler(args) or 0)
     except CityQAError as exc:
         err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err_console.print("已中断。下次运行 cityqa ingest 会自动清理并补全。")
         return 130
+
+
+def _home_hint() -> str:
+    """Where the index lives, for storage error messages (without building Settings, which
+    may be what failed)."""
+    import os
+
+    return os.environ.get("CITYQA_HOME") or str(Path("~/.cityqa").expanduser())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +85,9 @@ def _add_ingest(sub: Any) -> None:
         nargs="*",
         type=Path,
         metavar="PATH",
-        help="文件或目录（默认 corpus/）/ files or folders (default: the corpus)",
+        help="文件或目录（默认 corpus/）；文件名以 - 开头时写在 -- 之后，"
+        "如 cityqa ingest -- -草稿.md / files or folders (default: the corpus); "
+        "put names starting with - after --",
     )
     cmd.add_argument(
         "--prune",

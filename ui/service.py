@@ -16,6 +16,7 @@ from typing import Any
 
 from ingest.pipeline import SourceFile, source_name
 from rag.assistant import Assistant
+from rag.errors import storage_error, storage_errors
 from rag.pipeline import StreamEvent
 from rag.types import Answer
 from ui.uploads import (
@@ -77,6 +78,8 @@ class UIService:
 
     def _finish_staged(self) -> None:
         settings = self.assistant.settings
+        if not settings.staging_dir.is_dir():
+            return  # nothing was staged (and a read-only home is served as it is)
         with self.assistant.store.writing() as catalog:
             committed = {d.path for d in catalog.done()}
             for line in finish_staged_uploads(settings.staging_dir, committed):
@@ -114,9 +117,15 @@ class UIService:
             except UploadError as exc:
                 outcomes.append(UploadOutcome(Path(str(original or path)).name, False, str(exc)))
                 continue
-            outcomes.append(
-                self._ingest_one(checked, GradioIngestProgress(progress, i, len(files)))
-            )
+            try:
+                outcome = self._ingest_one(checked, GradioIngestProgress(progress, i, len(files)))
+            except Exception as exc:  # the index cannot be written at all (read-only, disk)
+                log.exception("upload of %s failed", checked.name)
+                reason = storage_error(exc, settings.home) or exc
+                outcome = UploadOutcome(
+                    checked.name, False, f"{checked.name}：入库失败（{reason}）"
+                )
+            outcomes.append(outcome)
         progress(1.0, desc="完成")
         return outcomes
 
@@ -143,7 +152,8 @@ class UIService:
                     publish_staged(staged, final)
             except Exception as exc:
                 log.exception("ingest of %s failed", checked.name)
-                return UploadOutcome(checked.name, False, f"{checked.name}：入库失败（{exc}）")
+                reason = storage_error(exc, settings.home) or exc
+                return UploadOutcome(checked.name, False, f"{checked.name}：入库失败（{reason}）")
             finally:
                 # Whatever happened: a committed upload's file goes into the library, any
                 # other staged bytes go away, so the upload can simply be repeated.
@@ -164,7 +174,7 @@ class UIService:
     def delete(self, doc_id: str) -> str:
         """Remove a document from both indexes; an uploaded file leaves the library too."""
         settings = self.assistant.settings
-        with self.assistant.store.writing():
+        with storage_errors(settings.home), self.assistant.store.writing():
             doc = self.assistant.delete_document(doc_id)  # raises InvalidInputError if unknown
             # The file goes after the commit: a kill in between leaves a file no document
             # owns, never a document without its file.
