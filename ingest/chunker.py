@@ -1,11 +1,14 @@
 """Structure-aware Chinese chunking as a llama-index ``NodeParser``.
 
-The splitter recognises the heading styles of Chinese papers and policy texts:
-Markdown ``#``, ``1`` / ``1.1`` / ``1.1.1``, ``一、``, ``（一）``, ``第X章``, ``第X节``
-and ``第X条``. It keeps every chunk inside one section and cuts only at sentence
-ends (。！？； and paragraph ends). Each chunk is a verbatim slice
-``text[char_start:char_end]`` of the document, so citations can be checked
-against the source character for character.
+The splitter recognises the structure of Chinese papers and official documents: Markdown
+``#``, ``1`` / ``1.1`` / ``1.1.1``, ``第X编/章/节``, ``第X条`` (articles), the ordinal items of
+文件 ``一、`` / ``（一）`` (also run into their paragraph: ``（一）加快建设信息网络基础设施。…``),
+``附件`` / ``附录``, ``专栏`` and the signature block (issuing bodies and date) of a notice. It
+keeps every chunk inside one section - so a chunk never spans two articles or two items - and
+cuts only at sentence ends (。！？； and paragraph ends). Inside an article, ``（一）`` lines are
+its 项 and stay in it; a long article is split at its paragraphs (款) and every piece keeps the
+article in its section path. Each chunk is a verbatim slice ``text[char_start:char_end]`` of
+the document, so citations can be checked against the source character for character.
 """
 
 from __future__ import annotations
@@ -23,13 +26,27 @@ from llama_index.core.schema import BaseNode, Document, NodeRelationship, TextNo
 from llama_index.core.utils import get_tqdm_iterable
 
 _CN_NUM = "一二三四五六七八九十百零〇"
+ARTICLE_LEVEL = 5
+_ORDINAL_LEVELS = {"、": 3, "）": 4}  # 一、 (item) and （一） (sub-item) of official documents
 _HEADING_PATTERNS: list[tuple[re.Pattern[str], int | None]] = [
+    (re.compile(rf"^第[{_CN_NUM}\d]+编\s*\S*"), 1),
+    (re.compile(r"^(?:附件|附录)(?:\s*\d+|[：:]|\s|$)"), 2),
     (re.compile(rf"^第[{_CN_NUM}\d]+章\s*\S*"), 2),
     (re.compile(rf"^第[{_CN_NUM}\d]+节\s*\S*"), 3),
     (re.compile(rf"^[{_CN_NUM}]+、\S"), 3),
     (re.compile(rf"^[（(][{_CN_NUM}]+[）)]\S"), 4),
+    (re.compile(r"^专栏\s*\d*"), ARTICLE_LEVEL),
     (re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\s+\S"), None),  # level from the depth
 ]
+# An ordinal item whose heading runs into its paragraph: "（一）加快建设信息网络基础设施。…".
+_RUN_IN_ITEM = re.compile(rf"^([{_CN_NUM}]+、|[（(][{_CN_NUM}]+[）)])\s*(\S.*)")
+_RUN_IN_TITLE_CHARS = 30
+# The signature block of a notice: short lines naming the issuers, then the date on its own.
+_DATE_LINE = re.compile(
+    rf"^(?:\d{{4}}|[〇零{_CN_NUM}]{{4}})年[\d{_CN_NUM}]{{1,3}}月[\d{_CN_NUM}]{{1,3}}日$"
+)
+_SIGNATURE_NAME_CHARS = 25
+SIGNATURE_TITLE = "落款"
 _ARTICLE = re.compile(rf"^(第[{_CN_NUM}\d]+条)[\s　]*")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _MAX_HEADING_CHARS = 50
@@ -69,13 +86,53 @@ def detect_heading(line: str) -> Heading | None:
     if md:
         return Heading(len(md.group(1)), md.group(2).strip())
     if len(line) > _MAX_HEADING_CHARS or re.search(r"[。；，,！？]", line):
-        return None
+        return _run_in_item(line)
     for pattern, level in _HEADING_PATTERNS:
         match = pattern.match(line)
         if match:
             depth = level or match.group(1).count(".") + 2
             return Heading(depth, re.sub(r"\s+", " ", line.strip()))
     return None
+
+
+def _run_in_item(line: str) -> Heading | None:
+    """``（一）加快建设信息网络基础设施。建设……`` opens item （一） titled by its first
+    sentence (when that is short enough to be a title); the line stays body text."""
+    match = _RUN_IN_ITEM.match(line)
+    if match is None:
+        return None
+    marker, rest = match.groups()
+    first = re.split(r"[。；！？]", rest, maxsplit=1)[0]
+    title = first if len(first) <= _RUN_IN_TITLE_CHARS else first[:12] + "…"
+    return Heading(_ORDINAL_LEVELS[marker[-1] if marker[-1] == "、" else "）"], marker + title)
+
+
+def _is_ordinal(heading: Heading, line: str) -> bool:
+    return _RUN_IN_ITEM.match(line) is not None and not _MD_HEADING.match(line)
+
+
+def signature_lines(lines: Sequence[str]) -> dict[int, int]:
+    """Signature blocks (issuers, then a bare date line): first line index -> date line index."""
+    starts: dict[int, int] = {}
+    for i, line in enumerate(lines):
+        if not _DATE_LINE.match(line.strip()):
+            continue
+        j, names = i - 1, 0
+        while j >= 0 and (not lines[j].strip() or _is_name_line(lines[j].strip())):
+            names += bool(lines[j].strip())
+            j -= 1
+        if names:
+            starts[next(k for k in range(j + 1, i + 1) if lines[k].strip())] = i
+    return starts
+
+
+def _is_name_line(line: str) -> bool:
+    return (
+        len(line) <= _SIGNATURE_NAME_CHARS
+        and not re.search(r"[。；，,：:！？、（）()《》#]", line)
+        and detect_heading(line) is None
+        and not _ARTICLE.match(line)
+    )
 
 
 def sentence_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -101,20 +158,39 @@ def parse_sections(text: str, doc_title: str = "") -> list[Section]:
     stack: list[Heading] = []
     current = Section((), [])
     offset = 0
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    signatures = signature_lines(lines)
+    resume: tuple[int, list[Heading]] | None = None  # after a signature block: the path before
+    for number, line in enumerate(lines):
+        if resume is not None and number > resume[0]:
+            sections.append(current)
+            stack = resume[1]
+            current = Section(tuple(h.title for h in stack if h.title != doc_title), [])
+            resume = None
         line_start, offset = offset, offset + len(line) + 1
         stripped = line.strip()
         if not stripped:
             continue
         heading = detect_heading(stripped)
+        in_article = bool(stack) and stack[-1].level == ARTICLE_LEVEL and "条" in stack[-1].title
+        if heading is not None and in_article and _is_ordinal(heading, stripped):
+            heading = None  # （一）… inside an article is one of its 项
         article = _ARTICLE.match(stripped) if heading is None else None
+        run_in = (
+            heading is not None
+            and not _MD_HEADING.match(stripped)
+            and (len(stripped) > _MAX_HEADING_CHARS or re.search(r"[。；，,！？]", stripped))
+        )
+        if number in signatures:  # a leaf: what follows the date continues the document
+            resume = (signatures[number], stack)
+            heading, article, run_in = Heading(1, SIGNATURE_TITLE), None, True
         if heading is not None or article is not None:
-            heading = heading or Heading(5, article.group(1))  # type: ignore[union-attr]
+            heading = heading or Heading(ARTICLE_LEVEL, article.group(1))  # type: ignore[union-attr]
             sections.append(current)
             stack = [h for h in stack if h.level < heading.level] + [heading]
             path = tuple(h.title for h in stack if h.title != doc_title)
             current = Section(path, [])
-            if article is None:
+            if article is None and not run_in:
                 continue  # a pure heading line carries no body text
         lead = len(line) - len(line.lstrip())
         spans = list(sentence_spans(text, line_start + lead, line_start + len(line)))

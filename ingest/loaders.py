@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from ingest.metadata import DocumentMeta, MetadataError, from_header, from_text
+
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm")
 _SENTENCE_END = "。！？；!?;：:…”」』）)"
 
@@ -29,8 +31,9 @@ class LoadedDocument:
     title: str
     file_type: str
     page_starts: list[int] | None = None  # char offset where each PDF page starts
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # the header as written
     warnings: list[str] = field(default_factory=list)
+    meta: DocumentMeta = field(default_factory=DocumentMeta)  # the document's identity
 
 
 def load_file(path: Path) -> LoadedDocument:
@@ -55,6 +58,8 @@ def load_file(path: Path) -> LoadedDocument:
         doc = _load_markdown(path, decode_text(path, data))
     if not doc.text.strip():
         raise LoadError(path, "没有可提取的文字")
+    if not doc.meta.title:  # no header: what the document says about itself
+        doc.meta = from_text(doc.text, doc.title)
     return doc
 
 
@@ -108,39 +113,54 @@ _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---(?:\n|\Z)", re.DOTALL)
 def _load_markdown(path: Path, text: str) -> LoadedDocument:
     text = normalize_text(text)
     metadata: dict[str, str] = {}
+    meta = DocumentMeta()
     match = _FRONT_MATTER.match(text)
     if match:
         try:
             front = yaml.safe_load(match.group(1)) or {}
         except yaml.YAMLError as exc:
             raise LoadError(path, f"文件头（YAML front matter）格式错误：{exc}") from exc
-        metadata = {str(k): _flat(v) for k, v in front.items()} if isinstance(front, dict) else {}
+        if not isinstance(front, dict):
+            raise LoadError(path, "文件头（YAML front matter）应为“字段: 值”的列表")
+        metadata = {str(k): _flat(v) for k, v in front.items()}
+        try:
+            meta = from_header(front)
+        except MetadataError as exc:
+            raise LoadError(path, str(exc)) from exc
         text = text[match.end() :].lstrip("\n")
-        text = _bibliography_section(metadata) + text
-    title = metadata.get("title") or _first_heading(text) or path.stem
+    title = meta.title or _first_heading(text) or _title_line(text) or path.stem
+    if match:
+        meta.title = title
+        found = from_text(text, title)  # the body may state what the header leaves out
+        meta.doc_number = meta.doc_number or found.doc_number
+        meta.date = meta.date or found.date
+        text = _info_section(meta) + text
     file_type = "md" if path.suffix.lower() in (".md", ".markdown") else "txt"
-    return LoadedDocument(text=text, title=title, file_type=file_type, metadata=metadata)
+    return LoadedDocument(text=text, title=title, file_type=file_type, metadata=metadata, meta=meta)
 
 
-_BIBLIOGRAPHY_FIELDS = (
-    ("title", "题名"),
-    ("authors", "作者"),
-    ("journal", "期刊"),
-    ("year", "年份"),
-    ("citation", "引用格式"),
-    ("source", "来源"),
-)
+INFO_HEADING = "文档信息"
 
 
-def _bibliography_section(metadata: dict[str, str]) -> str:
-    """Front-matter facts (title, authors, journal...) as a searchable "文献信息" section, so
-    "这篇文章的作者是谁？" can be answered and cited like any other passage."""
-    lines = [
-        f"{label}：{metadata[key]}" for key, label in _BIBLIOGRAPHY_FIELDS if metadata.get(key)
-    ]
-    if not lines:
-        return ""
-    return "## 文献信息\n\n" + "\n".join(lines) + "\n\n"
+def _info_section(meta: DocumentMeta) -> str:
+    """The header's identity facts (title, 文号, issuers, authors, date, type) as a passage of
+    their own, so "哪几个部门印发的" or "作者是谁" is answered and cited like any other
+    passage. Provenance fields (source, notes, verification) never enter the text."""
+    lines = meta.info_lines()
+    return f"## {INFO_HEADING}\n\n" + "\n".join(lines) + "\n\n" if lines else ""
+
+
+def _title_line(text: str) -> str | None:
+    """A plain-text file's first line, when it reads as a title: short, no sentence end, and
+    not a numbered heading of the body ("一、总体要求")."""
+    from ingest.chunker import detect_heading
+
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            plain = len(line) <= 40 and not re.search(r"[。！？；，,]", line)
+            return line if plain and detect_heading(line) is None else None
+    return None
 
 
 def _flat(value: object) -> str:
@@ -237,15 +257,13 @@ def _ends_paragraph(line: str) -> bool:
 # ----- DOCX -----------------------------------------------------------------------------
 def _load_docx(path: Path, data: bytes) -> LoadedDocument:
     import io
-    import zipfile
 
     import docx
-    from lxml.etree import LxmlError
-
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError, LxmlError) as exc:
-        # LxmlError: a broken word/document.xml, or a text node beyond libxml2's limits.
+    except Exception as exc:
+        # A bad zip, a broken word/document.xml (lxml), a text node beyond libxml2's limits,
+        # missing parts (AttributeError inside python-docx): the file cannot be read as Word.
         raise LoadError(path, f"DOCX 无法解析（文件可能已损坏或不是 Word 文档）：{exc}") from exc
     parts: list[str] = []
     for para in document.paragraphs:
