@@ -28,11 +28,12 @@ from rag.catalog import Catalog, DocRecord
 from rag.errors import storage_errors
 from rag.extractive import split_units
 from rag.lexical import ChineseTokenizer, build_tokenizer
+from rag.places import article_of, item_of
 from rag.settings import Settings
 from rag.store import IndexStore, Repair, SentenceVector, doc_id_for
 from rag.taxonomy import Taxonomy
 
-PIPELINE_VERSION = "3"  # bump when loaders, chunking, tagging or sentence vectors change
+PIPELINE_VERSION = "4"  # bump when loaders, chunking, tagging or sentence vectors change
 # Shorter units (headings, "一是…" stubs) say too little to be matched on their own.
 MIN_SENTENCE_CHARS = 8
 Status = Literal["ingested", "unchanged", "failed", "pruned"]
@@ -378,6 +379,13 @@ class Indexer:
             pages=len(loaded.page_starts) if loaded.page_starts else None,
             chars=len(loaded.text),
             warnings=loaded.warnings,
+            doc_number=loaded.meta.doc_number,
+            issuers=loaded.meta.issuers,
+            date=loaded.meta.date,
+            doc_type=loaded.meta.doc_type,
+            kind=loaded.meta.kind,
+            completeness=loaded.meta.completeness,
+            missing=loaded.meta.missing,
         )
         # One file is one document: a record of the same file under an older identity (a
         # bare file name, before identities were paths) is replaced, not kept beside it.
@@ -400,17 +408,33 @@ class Indexer:
         return outcome
 
     def _chunk(self, loaded, doc_id: str, source: str) -> list[TextNode]:
+        meta = loaded.meta
         metadata = {
             "doc_id": doc_id,
             "doc_title": loaded.title,
             "source": source,
             "file_type": loaded.file_type,
+            # Document identity on every chunk: citations name it without a catalog lookup.
+            "doc_number": meta.doc_number,
+            "issuers": "；".join(meta.issuers),
+            "doc_type": meta.doc_type,
+            "doc_kind": meta.kind,
+            "doc_date": meta.date,
         }
         if loaded.page_starts:
             metadata["page_starts"] = loaded.page_starts
         document = Document(text=loaded.text, id_=doc_id, metadata=metadata)
-        nodes = self.splitter.get_nodes_from_documents([document])
-        return [n for n in nodes if isinstance(n, TextNode)]
+        nodes = [
+            n for n in self.splitter.get_nodes_from_documents([document]) if isinstance(n, TextNode)
+        ]
+        for node in nodes:
+            section = str(node.metadata.get("section", ""))
+            node.metadata["article"] = article_of(section)
+            node.metadata["item"] = item_of(section)
+            # Only the heading path goes into the embedded text (as the splitter set it).
+            node.excluded_embed_metadata_keys += ["article", "item"]
+            node.excluded_llm_metadata_keys += ["article", "item"]
+        return nodes
 
     def _embed_and_tag(
         self, nodes: list[TextNode], progress: IngestProgress

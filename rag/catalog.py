@@ -39,6 +39,18 @@ class DocRecord:
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
     warnings: list[str] = field(default_factory=list)
+    # What the document says about itself (front-matter header, or detected in its text).
+    doc_number: str = ""  # 文号
+    issuers: list[str] = field(default_factory=list)
+    date: str = ""  # YYYY-MM-DD
+    doc_type: str = ""  # 地方性法规, 部门规范性文件, 研究论文 …
+    kind: str = ""  # 研究论文 / 规范性文件 / 法规 (for reports)
+    completeness: str = "full"  # "full" or "partial"
+    missing: str = ""  # what a partial text lacks
+
+    @property
+    def year(self) -> int | None:
+        return int(self.date[:4]) if self.date[:4].isdigit() else None
 
 
 class CatalogBackend(Protocol):

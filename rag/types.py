@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.places import place_of
+
 REFUSAL_TEXT = "资料中未找到与该问题直接相关的内容。"
 
 
@@ -57,6 +59,23 @@ class Citation:
     chunk_id: str = ""
     char_start: int | None = None
     char_end: int | None = None
+    doc_number: str = ""  # 文号
+    issuers: list[str] = field(default_factory=list)
+    doc_type: str = ""
+    date: str = ""
+    article: str = ""  # 第三十九条
+    item: str = ""  # 二、（四）
+
+    @property
+    def place(self) -> str:
+        """Where in the document: the article, else the items, else the section heading."""
+        return place_of(self.section)
+
+    @property
+    def label(self) -> str:
+        """《上海市数据条例》第三十九条 / 《…指导意见》（发改数据〔2024〕660号）二、（四）."""
+        number = f"（{self.doc_number}）" if self.doc_number else ""
+        return f"《{self.doc_title}》{number}{self.place}"
 
     @classmethod
     def from_passage(cls, n: int, passage: Passage) -> Citation:
@@ -75,6 +94,12 @@ class Citation:
             chunk_id=passage.id,
             char_start=_int_or_none(meta.get("char_start")),
             char_end=_int_or_none(meta.get("char_end")),
+            doc_number=str(meta.get("doc_number", "") or ""),
+            issuers=[i for i in str(meta.get("issuers", "") or "").split("；") if i],
+            doc_type=str(meta.get("doc_type", "") or ""),
+            date=str(meta.get("doc_date", "") or ""),
+            article=str(meta.get("article", "") or ""),
+            item=str(meta.get("item", "") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +113,13 @@ class Citation:
             "score": self.score,
             "dimensions": self.dimensions,
             "paths": self.paths,
+            "doc_number": self.doc_number,
+            "issuers": self.issuers,
+            "doc_type": self.doc_type,
+            "date": self.date,
+            "article": self.article,
+            "item": self.item,
+            "label": self.label,
         }
 
 

@@ -157,6 +157,13 @@ def test_answer_json_schema(assistant) -> None:
         "score",
         "dimensions",
         "paths",
+        "doc_number",
+        "issuers",
+        "doc_type",
+        "date",
+        "article",
+        "item",
+        "label",
     ]
     assert citation["text"] in (assistant.store.chunks()[c].text for c in assistant.store.chunks())
 

@@ -381,7 +381,7 @@ def test_refusal_is_plain() -> None:
 def test_answer_markdown_export() -> None:
     md = render.answer_markdown(_answer())
     assert md.startswith("## 问：问题？")
-    assert "### 来源" in md and "[1] 《<b>标题</b>》 1 背景 · 第 3 页" in md
+    assert "### 来源" in md and "[1] 《<b>标题</b>》1 背景 · 第 3 页" in md
     assert "  > <img src=x onerror=alert(1)>是" in md  # plain text for copying, not rendered
 
 

@@ -89,7 +89,8 @@ def chat_message(answer: Answer) -> str:
 # ----- sources -------------------------------------------------------------------------
 def citation_label(c: Citation) -> str:
     page = f" · 第 {c.page} 页" if c.page else ""
-    return f"[{c.n}] 《{c.doc_title}》 {c.section}{page}"
+    section = f" {c.section}" if c.section and c.place != c.section else ""
+    return f"[{c.n}] {c.label}{section}{page}"
 
 
 def _tags(dimensions: Iterable[str], paths: Iterable[str]) -> str:
