@@ -6,16 +6,19 @@ call. The index is written through ``ingest.Indexer`` and read through ``rag`` c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.catalog import DocRecord
+from rag.docref import referenced_documents
 from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
@@ -46,6 +49,26 @@ class DocumentInfo:
     pages: int | None
     ingested_at: str
     warnings: tuple[str, ...] = ()
+    doc_number: str = ""
+    issuers: tuple[str, ...] = ()
+    date: str = ""
+    doc_type: str = ""
+    kind: str = ""
+    completeness: str = "full"
+    missing: str = ""
+    bundled: bool = False  # part of the corpus shipped with the product
+
+    @property
+    def completeness_note(self) -> str:
+        """ "" for a full text, else 部分缺失：<what is missing>."""
+        return "" if self.completeness == "full" else f"部分缺失：{self.missing or '见原文说明'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["issuers"] = list(self.issuers)
+        out["warnings"] = list(self.warnings)
+        out["completeness_note"] = self.completeness_note
+        return out
 
 
 class Assistant:
@@ -131,12 +154,20 @@ class Assistant:
         dimension: str | None = None,
         path: str | None = None,
         doc: str | None = None,
+        doc_type: str | None = None,
+        issuer: str | None = None,
+        year: int | str | None = None,
         top_k: int | None = None,
         history: Sequence[Any] | None = None,
         id: str | None = None,  # mirrors the JSON schema's "id"
     ) -> Answer:
-        """Answer with verified citations, or refuse when the documents do not support it."""
-        answer = self.pipeline.run(*self._prepare(question, dimension, path, doc, top_k, history))
+        """Answer with verified citations, or refuse when the documents do not support it.
+
+        Filters: ``dimension``/``path`` (taxonomy tags), ``doc`` (title part, source or 文号),
+        ``doc_type`` (地方性法规, 规范性文件, 法规 …), ``issuer`` (part of an issuing body's name)
+        and ``year``; every kind of answer honours all of them."""
+        filters = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
+        answer = self.pipeline.run(*self._prepare(question, filters, top_k, history))
         answer.id = id
         return answer
 
@@ -160,12 +191,14 @@ class Assistant:
         dimension: str | None = None,
         path: str | None = None,
         doc: str | None = None,
+        doc_type: str | None = None,
+        issuer: str | None = None,
+        year: int | str | None = None,
         top_k: int | None = None,
     ) -> Iterator[StreamEvent]:
         """Deltas, then one final event carrying the verified ``Answer`` (for the UI)."""
-        yield from self.pipeline.events(
-            *self._prepare(question, dimension, path, doc, top_k, history)
-        )
+        filters = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
+        yield from self.pipeline.events(*self._prepare(question, filters, top_k, history))
 
     def retrieve(
         self,
@@ -174,11 +207,15 @@ class Assistant:
         dimension: str | None = None,
         path: str | None = None,
         doc: str | None = None,
+        doc_type: str | None = None,
+        issuer: str | None = None,
+        year: int | str | None = None,
         top_k: int | None = None,
     ) -> list[Passage]:
         """Passages only, best first."""
         question = validate_question(question)
-        filters = self.filters(dimension, path, doc)
+        filters = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
+        filters = self._with_references(question, filters)
         return self.retriever.search(question, filters, self._top_k(top_k))
 
     def passages(
@@ -187,10 +224,13 @@ class Assistant:
         dimension: str | None = None,
         path: str | None = None,
         doc: str | None = None,
+        doc_type: str | None = None,
+        issuer: str | None = None,
+        year: int | str | None = None,
         limit: int = 50,
     ) -> list[Passage]:
         """Stored passages carrying the given tags, in document order (for browsing)."""
-        chosen = self.filters(dimension, path, doc)
+        chosen = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
         records = [c for c in self.store.chunks().values() if chosen.accepts(c.metadata)]
         records.sort(
             key=lambda c: (str(c.metadata.get("source", "")), c.metadata.get("char_start", 0))
@@ -198,29 +238,53 @@ class Assistant:
         return [Passage(c.id, c.text, c.metadata) for c in records[:limit]]
 
     def filters(
-        self, dimension: str | None = None, path: str | None = None, doc: str | None = None
+        self,
+        dimension: str | None = None,
+        path: str | None = None,
+        doc: str | None = None,
+        *,
+        doc_type: str | None = None,
+        issuer: str | None = None,
+        year: int | str | None = None,
     ) -> ChunkFilter:
-        """Resolve user-facing filter values (Chinese names or English aliases)."""
+        """Resolve user-facing filter values (Chinese names or English aliases). Document
+        filters resolve to the set of documents that satisfy all of them."""
+        docs = self.store.documents()
+        chosen: set[str] | None = None
+        for given, pick in (
+            (doc, lambda v: {self._resolve_doc(v)}),
+            (doc_type, lambda v: _by_doc_type(docs, v)),
+            (issuer, lambda v: _by_issuer(docs, v)),
+            (year, lambda v: _by_year(docs, v)),
+        ):
+            if _given(given):
+                ids = pick(str(given).strip())
+                chosen = ids if chosen is None else chosen & ids
         return ChunkFilter(
             dimension=self.taxonomy.resolve("dimension", dimension) if _given(dimension) else None,
             path=self.taxonomy.resolve("path", path) if _given(path) else None,
-            doc_ids=frozenset([self._resolve_doc(doc)]) if _given(doc) else None,
+            doc_ids=frozenset(chosen) if chosen is not None else None,
         )
 
     def _prepare(
         self,
         question: str,
-        dimension: str | None,
-        path: str | None,
-        doc: str | None,
+        filters: ChunkFilter,
         top_k: int | None,
         history: Sequence[Any] | None,
     ) -> tuple[str, str, ChunkFilter, int]:
         """Validated (question, standalone query, filters, top_k) for the pipeline."""
         question = validate_question(question)
-        filters = self.filters(dimension, path, doc)
         query = standalone_question(history, question, self.taxonomy) if history else question
-        return question, query, filters, self._top_k(top_k)
+        return question, query, self._with_references(query, filters), self._top_k(top_k)
+
+    def _with_references(self, query: str, filters: ChunkFilter) -> ChunkFilter:
+        """A question that names its document ("论文里", "《上海市数据条例》", "660号文") is
+        answered from that document, unless the caller chose documents already."""
+        if filters.doc_ids is not None:
+            return filters
+        named = referenced_documents(query, self.store.documents())
+        return dataclasses.replace(filters, doc_ids=frozenset(named)) if named else filters
 
     def _top_k(self, top_k: int | None) -> int:
         if top_k is None:
@@ -230,16 +294,27 @@ class Assistant:
         return top_k
 
     def _resolve_doc(self, doc: str) -> str:
-        """A document by id, source path, or (a unique part of) its title."""
+        """A document by id, source path, 文号 ("660号文" finds 发改数据〔2024〕660号) or a
+        unique part of its title; an ambiguous value is an error listing the matches."""
         docs = self.store.documents()
         wanted = doc.strip()
         for d in docs:
-            if wanted in (d.doc_id, d.source, d.title):
+            if wanted in (d.doc_id, d.source, d.title, d.doc_number):
                 return d.doc_id
-        partial = [d for d in docs if wanted in d.title or wanted in d.source]
+        number = re.search(r"(\d+)\s*号", wanted)
+        partial = [
+            d
+            for d in docs
+            if wanted in d.title
+            or wanted in d.source
+            or (number and d.doc_number and d.doc_number.endswith(f"{number.group(1)}号"))
+        ]
         if len(partial) == 1:
             return partial[0].doc_id
-        listing = "；".join(f"{d.title}（{d.source}）" for d in docs[:20])
+        if partial:
+            listing = "；".join(_doc_label(d) for d in partial[:20])
+            raise InvalidInputError(f"“{doc}”对应多篇文档，请写得更具体：{listing}")
+        listing = "；".join(_doc_label(d) for d in docs[:20])
         raise InvalidInputError(f"找不到文档 '{doc}'。资料库中的文档：{listing}")
 
     # ----- library -------------------------------------------------------------------
@@ -273,7 +348,9 @@ class Assistant:
         return _info(record)
 
     def documents(self) -> list[DocumentInfo]:
-        return [_info(d) for d in sorted(self.store.documents(), key=lambda d: d.source)]
+        corpus = self.settings.corpus_dir
+        docs = sorted(self.store.documents(), key=lambda d: d.source)
+        return [_info(d, corpus) for d in docs]
 
     def stats(self) -> dict[str, Any]:
         """Documents, chunks, embedder and the dimension x path matrix of chunk counts."""
@@ -291,6 +368,7 @@ class Assistant:
             "generation": self.store.generation,
             "embedder": self.store.embedder_id,
             "index_dir": str(self.settings.index_dir),
+            "library": [d.to_dict() for d in self.documents()],
             "dimensions": {d.name: _count(chunks, d.meta_key) for d in dims},
             "paths": {p.name: _count(chunks, p.meta_key) for p in paths},
             "matrix": matrix,
@@ -312,7 +390,8 @@ def _given(value: str | None) -> bool:
     return value is not None and str(value).strip() not in ("", "全部", "all", "不限")
 
 
-def _info(d: DocRecord) -> DocumentInfo:
+def _info(d: DocRecord, corpus_dir: Path | None = None) -> DocumentInfo:
+    bundled = corpus_dir is not None and Path(d.path).is_relative_to(corpus_dir.resolve())
     return DocumentInfo(
         doc_id=d.doc_id,
         title=d.title,
@@ -322,7 +401,50 @@ def _info(d: DocRecord) -> DocumentInfo:
         pages=d.pages,
         ingested_at=d.ingested_at,
         warnings=tuple(d.warnings),
+        doc_number=d.doc_number,
+        issuers=tuple(d.issuers),
+        date=d.date,
+        doc_type=d.doc_type,
+        kind=d.kind,
+        completeness=d.completeness,
+        missing=d.missing,
+        bundled=bundled,
     )
+
+
+def _doc_label(d: DocRecord) -> str:
+    number = f"，{d.doc_number}" if d.doc_number else ""
+    return f"{d.title}（{d.source}{number}）"
+
+
+def _by_doc_type(docs: Sequence[DocRecord], wanted: str) -> set[str]:
+    """Documents whose type or kind contains the value (法规 covers 地方性法规 and 行政法规)."""
+    found = {d.doc_id for d in docs if wanted in d.doc_type or (d.kind and wanted in d.kind)}
+    if not found:
+        kinds = sorted({d.doc_type for d in docs if d.doc_type} | {d.kind for d in docs if d.kind})
+        raise InvalidInputError(f"没有类型为“{wanted}”的文档。可选：{'、'.join(kinds) or '（无）'}")
+    return found
+
+
+def _by_issuer(docs: Sequence[DocRecord], wanted: str) -> set[str]:
+    found = {d.doc_id for d in docs if any(wanted in i for i in d.issuers)}
+    if not found:
+        names = sorted({i for d in docs for i in d.issuers})
+        raise InvalidInputError(
+            f"没有“{wanted}”发布的文档。发文机关：{'、'.join(names) or '（无）'}"
+        )
+    return found
+
+
+def _by_year(docs: Sequence[DocRecord], wanted: str) -> set[str]:
+    if not re.fullmatch(r"(?:19|20)\d{2}", wanted.removesuffix("年")):
+        raise InvalidInputError(f"年份应为四位数字，如 2024，收到 '{wanted}'")
+    year = int(wanted.removesuffix("年"))
+    found = {d.doc_id for d in docs if d.year == year}
+    if not found:
+        years = sorted({d.year for d in docs if d.year})
+        raise InvalidInputError(f"没有 {year} 年的文档。已有年份：{'、'.join(map(str, years))}")
+    return found
 
 
 def _writable(folder: Path) -> bool:

@@ -140,7 +140,7 @@ class HybridRetriever(BaseRetriever):
             scores = self.reranker(query, passages)
             order = np.argsort(-np.asarray(scores))
             passages = [passages[i] for i in order]
-        return collapse_near_duplicates(passages)[:top_k]
+        return collapse_near_duplicates(passages, limit=top_k)
 
     def _bm25(
         self, query: str, filters: ChunkFilter, chunks: dict[str, ChunkRecord]
@@ -227,23 +227,32 @@ def _rrf(rankings: list[list[str]]) -> dict[str, float]:
     return fused
 
 
-def collapse_near_duplicates(passages: list[Passage], threshold: float = 0.6) -> list[Passage]:
-    """Drop a passage that mostly repeats a better-ranked one (overlapping chunks, copies)."""
+def collapse_near_duplicates(
+    passages: list[Passage], threshold: float = 0.6, limit: int | None = None
+) -> list[Passage]:
+    """Drop a passage that mostly repeats a better-ranked one (overlapping chunks, copies);
+    stop once ``limit`` are kept. Each passage's bigrams are computed once."""
     kept: list[Passage] = []
+    grams: dict[str, set[str]] = {}
     for p in passages:
-        if not any(_overlap_ratio(p, q) >= threshold for q in kept):
+        if limit is not None and len(kept) >= limit:
+            break
+        if not any(_overlap_ratio(p, q, grams) >= threshold for q in kept):
             kept.append(p)
     return kept
 
 
-def _overlap_ratio(a: Passage, b: Passage) -> float:
+def _overlap_ratio(a: Passage, b: Passage, grams: dict[str, set[str]]) -> float:
     if a.doc_id == b.doc_id:
         a0, a1 = a.metadata.get("char_start"), a.metadata.get("char_end")
         b0, b1 = b.metadata.get("char_start"), b.metadata.get("char_end")
         if None not in (a0, a1, b0, b1):
             inter = max(0, min(a1, b1) - max(a0, b0))  # type: ignore[type-var, operator]
             return inter / max(1, min(a1 - a0, b1 - b0))  # type: ignore[operator]
-    grams_a, grams_b = _bigrams(a.text), _bigrams(b.text)
+    for p in (a, b):
+        if p.id not in grams:
+            grams[p.id] = _bigrams(p.text)
+    grams_a, grams_b = grams[a.id], grams[b.id]
     if not grams_a or not grams_b:
         return 0.0
     return len(grams_a & grams_b) / min(len(grams_a), len(grams_b))

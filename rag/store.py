@@ -225,6 +225,7 @@ class _View:
         self.documents: list[DocRecord] | None = None
         self.texts: tuple[list[str], str] | None = None
         self.bm25: BM25Index | None = None
+        self.sentence_count: int | None = None
 
 
 class IndexStore:
@@ -519,8 +520,8 @@ class IndexStore:
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest committed chunks."""
         chunks = self.chunks()
-        total = self.collection.count()
-        if total == 0 or not chunks:
+        total = len(chunks)  # never more than are stored: committed chunks are all there
+        if total == 0:
             return []
         kwargs: dict[str, Any] = {"query_embeddings": [embedding], "n_results": min(k, total)}
         if where:
@@ -539,7 +540,7 @@ class IndexStore:
     ) -> dict[str, float]:
         """Chunk id -> cosine of its best-matching sentence, over the k nearest sentences."""
         chunks = self.chunks()
-        total = self.sentences.count()
+        total = self._sentence_count()
         if total == 0 or not chunks:
             return {}
         kwargs: dict[str, Any] = {"query_embeddings": [embedding], "n_results": min(k, total)}
@@ -554,6 +555,13 @@ class IndexStore:
             if cid in chunks:
                 best[cid] = max(best.get(cid, -1.0), 1.0 - float(dist))
         return best
+
+    def _sentence_count(self) -> int:
+        """Stored sentences, counted once per generation (a request to Chroma otherwise)."""
+        view = self.view()
+        if view.sentence_count is None:
+            view.sentence_count = self.sentences.count()
+        return view.sentence_count
 
     def _query(self, which: str, **kwargs: Any) -> Any:
         """A vector query that survives another process's writes: chromadb's in-memory vector
@@ -577,7 +585,7 @@ class IndexStore:
 
     def sentence_cosines(self, embedding: list[float], chunk_ids: list[str]) -> dict[str, float]:
         """Chunk id -> cosine of its best sentence, for chunks a search did not reach."""
-        if not chunk_ids or self.sentences.count() == 0:
+        if not chunk_ids or self._sentence_count() == 0:
             return {}
         got = self.sentences.get(
             where={"chunk_id": {"$in": chunk_ids}}, include=["embeddings", "metadatas"]

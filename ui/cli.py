@@ -119,8 +119,15 @@ def _add_ask(sub: Any) -> None:
     )
     cmd.add_argument("--path", help="路径过滤：如 数字治理驱动（或 governance）")
     cmd.add_argument(
-        "--doc", help="只在某个文档中检索（标题、文件名或 doc_id）/ restrict to one document"
+        "--doc",
+        help="只在某个文档中检索：标题的一部分、文件名、文号（如 660号）或 doc_id"
+        " / restrict to one document (title part, file, 文号 or id)",
     )
+    cmd.add_argument(
+        "--doc-type", help="按文件类型过滤：如 地方性法规、规范性文件、法规、研究论文 / by type"
+    )
+    cmd.add_argument("--issuer", help="按发文机关过滤：如 国家数据局 / by issuing body")
+    cmd.add_argument("--year", help="按年份过滤：如 2024 / by year")
     cmd.add_argument(
         "--top-k", type=int, default=None, help="检索片段数（默认 5）/ passages to retrieve"
     )
@@ -179,7 +186,14 @@ def run_ask(args: argparse.Namespace) -> int:
         return run_batch(args.batch, _open_assistant())
     assistant: Assistant = _open_assistant()
     answer = assistant.ask(
-        args.question, dimension=args.dimension, path=args.path, doc=args.doc, top_k=args.top_k
+        args.question,
+        dimension=args.dimension,
+        path=args.path,
+        doc=args.doc,
+        doc_type=args.doc_type,
+        issuer=args.issuer,
+        year=args.year,
+        top_k=args.top_k,
     )
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))

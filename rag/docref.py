@@ -1,0 +1,56 @@
+"""Which documents a question itself points at.
+
+Planners name the document they mean: by its title in book-title marks (《上海市数据条例》), by
+its 文号 or the colloquial "660号文", or by its genre ("论文里", "这篇文章", "条例规定"). In a
+library of many documents such a question must be answered from that document, not from
+whichever text happens to score highest. Only used when the caller set no document filter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.catalog import DocRecord
+
+_TITLE = re.compile(r"《([^《》]{2,80})》")
+_NUMBER = re.compile(r"(?:〔\d{4}〕)?(\d{1,4})\s*号(?:文|文件)?")
+# Genre words -> the document kind they name. 论文/文章 are what a research paper is called;
+# 条例 and 法规 are what regulations are called (a 规范性文件 has too many names to list).
+_KIND_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"论文|这篇文章|文章(?:里|中|认为|提出|说|讲|怎么)|作者"), "研究论文"),
+    (re.compile(r"条例|法规"), "法规"),
+)
+_NOISE = re.compile(r"[\s“”\"'‘’「」（）()]")
+
+
+def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[str]:
+    """The ids of the documents the question names; empty when it names none (or names a
+    kind of document the library does not hold)."""
+    by_title = _by_title(question, documents)
+    if by_title:
+        return by_title
+    number = _NUMBER.search(question)
+    if number:
+        found = {
+            d.doc_id for d in documents if d.doc_number.endswith(f"{number.group(1)}号")
+        }
+        if found:
+            return found
+    for pattern, kind in _KIND_WORDS:
+        if pattern.search(question):
+            found = {d.doc_id for d in documents if d.kind == kind}
+            if found and len(found) < len(documents):
+                return found
+    return set()
+
+
+def _by_title(question: str, documents: Sequence[DocRecord]) -> set[str]:
+    found: set[str] = set()
+    for quoted in _TITLE.findall(question):
+        wanted = _NOISE.sub("", quoted)
+        for d in documents:
+            title = _NOISE.sub("", d.title)
+            if wanted and (wanted in title or title in wanted):
+                found.add(d.doc_id)
+    return found
