@@ -152,6 +152,20 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder: UseM3Embedd
     return BuiltIndex(assistant, report, settings)
 
 
+@pytest.fixture(scope="session")
+def paper_index(tmp_path_factory: pytest.TempPathFactory, embedder: UseM3Embedding) -> BuiltIndex:
+    """An index of the paper alone: for question sets written against the paper only (the
+    refusal calibration set), where a policy text answering a question "the paper does not
+    answer" would make the label wrong, not the system."""
+    corpus = tmp_path_factory.mktemp("paper-corpus")
+    for name in (PAPER.name, "taxonomy.yaml", "synonyms.yaml"):
+        (corpus / name).write_bytes((CORPUS_DIR / name).read_bytes())
+    settings = make_settings(tmp_path_factory.mktemp("paper-index"), corpus)
+    assistant = open_with_embedder(embedder, settings)
+    report = assistant.ingest([corpus])
+    return BuiltIndex(assistant, report, settings)
+
+
 @pytest.fixture
 def paper_chunks(corpus_index: BuiltIndex) -> list[Any]:
     """The stored chunks of the paper, in chunk order."""

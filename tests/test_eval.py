@@ -278,7 +278,7 @@ def test_vanilla_baseline_cites_its_top_node_and_never_refuses(
     corpus_index, dataset: list[EvalItem]
 ) -> None:
     vanilla = VanillaSystem(CORPUS_DIR, corpus_index.assistant.embed_model)
-    assert 5 <= len(vanilla.passages()) < 40
+    assert 5 <= len(vanilla.passages()) < 400  # the paper and the seven policy texts
     for item in subset(dataset, answerable=1, unanswerable=1):
         run = vanilla.run(item)
         assert not run.refused and run.answer.endswith("[1]")

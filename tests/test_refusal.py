@@ -2,7 +2,8 @@
 
 ``tests/data/calibration.jsonl`` holds planner-style questions written for this purpose (the
 eval set in ``eval/`` is separate). Answerable items also list key points one of which the
-answer must contain.
+answer must contain. The items were written against the paper alone, so they run on an index
+of the paper (``paper_index``): "unanswerable" means "the paper does not say".
 """
 
 from __future__ import annotations
@@ -35,15 +36,15 @@ def _param(item: dict) -> object:
 
 
 @pytest.mark.parametrize("item", [_param(i) for i in ITEMS])
-def test_refusal_decision(corpus_index, item: dict) -> None:
-    answer = corpus_index.assistant.ask(item["question"])
+def test_refusal_decision(paper_index, item: dict) -> None:
+    answer = paper_index.assistant.ask(item["question"])
     assert answer.refused is not item["answerable"], answer.text
 
 
-def test_key_point_coverage(corpus_index) -> None:
+def test_key_point_coverage(paper_index) -> None:
     answerable = [i for i in ITEMS if i["answerable"]]
     hits = sum(
-        any(k in corpus_index.assistant.ask(i["question"]).text for k in i["key_points"])
+        any(k in paper_index.assistant.ask(i["question"]).text for k in i["key_points"])
         for i in answerable
     )
     assert hits / len(answerable) >= 0.8
