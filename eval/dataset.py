@@ -21,6 +21,10 @@ from rag.taxonomy import Taxonomy
 
 EVAL_DIR = Path(__file__).resolve().parent
 DEFAULT_DATASET = EVAL_DIR / "dataset.jsonl"
+# Third-party regulation texts are never committed: items about them run only when the
+# folder beside the repository exists (CI has it), and are reported as skipped otherwise.
+SHARED_REGULATIONS = EVAL_DIR.parent.parent / "shared" / "regulations"
+REQUIRES = ("policies", "regulations")
 TYPES = ("fact", "list", "multi-hop", "paraphrase", "filtered", "follow-up", "unanswerable")
 ROLES = ("user", "assistant")
 _KNOWN_FIELDS = {
@@ -34,6 +38,8 @@ _KNOWN_FIELDS = {
     "key_points",
     "gold_evidence",
     "note",
+    "requires",
+    "doc",
 }
 
 
@@ -53,6 +59,13 @@ class EvalItem:
     path: str | None = None
     history: tuple[dict[str, str], ...] = ()
     note: str = ""
+    requires: str = ""  # "regulations": needs the regulations folder ingested
+    about: str = ""  # the document the question names (annotation, not a filter)
+
+    @property
+    def doc_kind(self) -> str:
+        """The kind of document the item was written from (for per-kind reports)."""
+        return {"regulations": "法规", "policies": "规范性文件"}.get(self.requires, "研究论文")
 
     @property
     def filters(self) -> dict[str, str | None]:
@@ -75,20 +88,52 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
-def load_corpus_texts(corpus_dir: Path) -> dict[str, str]:
-    """Each corpus file's text exactly as ``ingest.loaders.load_file`` produces it."""
+def load_corpus_texts(corpus_dir: Path, *extra: Path) -> dict[str, str]:
+    """Each corpus file's text exactly as ``ingest.loaders.load_file`` produces it (also for
+    the files of ``extra`` folders, e.g. the regulations)."""
     texts = {str(p.relative_to(corpus_dir)): load_file(p).text for p in corpus_files(corpus_dir)}
     if not texts:
         raise DatasetError(f"语料目录 {corpus_dir} 中没有可入库的文件，无法校验 gold_evidence")
+    for folder in extra:
+        texts |= {f"{folder.name}/{p.name}": load_file(p).text for p in corpus_files(folder)}
     return texts
+
+
+@dataclass
+class LoadedDataset:
+    items: list[EvalItem]
+    skipped: dict[str, str]  # item id -> why it does not run here
+
+
+def load_runnable(
+    path: Path,
+    corpus_dir: Path | None = None,
+    taxonomy_path: Path | None = None,
+    regulations_dir: Path = SHARED_REGULATIONS,
+) -> LoadedDataset:
+    """The items that can run here: those needing the regulations are skipped, with the
+    reason, when the regulations folder is absent."""
+    have = regulations_dir.is_dir()
+    items = load_dataset(path, corpus_dir, taxonomy_path, regulations_dir if have else None)
+    if have:
+        return LoadedDataset(items, {})
+    reason = f"需要 {regulations_dir}（第三方法规原文，不随仓库分发），该目录不存在"
+    return LoadedDataset(
+        [i for i in items if i.requires != "regulations"],
+        {i.id: reason for i in items if i.requires == "regulations"},
+    )
 
 
 def load_dataset(
     path: Path = DEFAULT_DATASET,
     corpus_dir: Path | None = None,
     taxonomy_path: Path | None = None,
+    regulations_dir: Path | None = None,
 ) -> list[EvalItem]:
-    """Parse and validate the JSONL file; raise ``DatasetError`` on the first bad item."""
+    """Parse and validate the JSONL file; raise ``DatasetError`` on the first bad item.
+
+    Without ``regulations_dir`` the evidence of items that require the regulations is not
+    checked (their texts are not here to check against)."""
     from rag.settings import default_corpus_dir
 
     corpus_dir = Path(corpus_dir or default_corpus_dir())
@@ -111,7 +156,15 @@ def load_dataset(
         raw.append((lineno, obj))
     if not raw:
         raise DatasetError(f"评测集 {path} 为空")
-    return validate(raw, load_corpus_texts(corpus_dir), taxonomy, source=path.name)
+    extra = (regulations_dir,) if regulations_dir is not None else ()
+    checkable = regulations_dir is not None
+    return validate(
+        raw,
+        load_corpus_texts(corpus_dir, *extra),
+        taxonomy,
+        source=path.name,
+        check_regulations=checkable,
+    )
 
 
 def validate(
@@ -119,6 +172,7 @@ def validate(
     corpus_texts: dict[str, str],
     taxonomy: Taxonomy,
     source: str = "dataset",
+    check_regulations: bool = True,
 ) -> list[EvalItem]:
     joined = "\n".join(corpus_texts.values())
     joined_compact = compact(joined)
@@ -133,7 +187,10 @@ def validate(
         if item_id in seen:
             raise DatasetError(f"{where}：id 重复")
         seen.add(item_id)
-        items.append(_validate_item(obj, where, joined, joined_compact, taxonomy))
+        if obj.get("requires") == "regulations" and not check_regulations:
+            items.append(_validate_item(obj, where, None, None, taxonomy))
+        else:
+            items.append(_validate_item(obj, where, joined, joined_compact, taxonomy))
     return items
 
 
@@ -142,7 +199,11 @@ def _fail(where: str, problem: str) -> DatasetError:
 
 
 def _validate_item(
-    obj: dict[str, Any], where: str, corpus: str, corpus_compact: str, taxonomy: Taxonomy
+    obj: dict[str, Any],
+    where: str,
+    corpus: str | None,
+    corpus_compact: str | None,
+    taxonomy: Taxonomy,
 ) -> EvalItem:
     unknown = sorted(set(obj) - _KNOWN_FIELDS)
     if unknown:
@@ -168,7 +229,10 @@ def _validate_item(
             raise _fail(where, "可回答的题目必须给出至少一段 gold_evidence")
     elif keys or gold:
         raise _fail(where, "不可回答的题目不应有 key_points / gold_evidence")
-    for span in gold:
+    requires = obj.get("requires", "")
+    if requires and requires not in REQUIRES:
+        raise _fail(where, f"requires 为 {requires!r}，应为 {', '.join(REQUIRES)} 之一")
+    for span in gold if corpus is not None and corpus_compact is not None else ():
         if span not in corpus:
             hint = (
                 "（忽略空白后能找到：请按原文逐字复制空白）"
@@ -180,7 +244,9 @@ def _validate_item(
         alternatives = split_alternatives(key)
         if not alternatives:
             raise _fail(where, f"key_points 中有空的要点：{key!r}")
-        if not any(compact(a) in corpus_compact for a in alternatives):
+        if corpus_compact is not None and not any(
+            compact(a) in corpus_compact for a in alternatives
+        ):
             raise _fail(where, f"key_points 要点 {key!r} 的任何写法都不在语料中")
     history = _history(obj.get("history"), where)
     if kind == "follow-up" and not history:
@@ -201,6 +267,8 @@ def _validate_item(
         path=path,
         history=history,
         note=str(note),
+        requires=str(requires),
+        about=str(obj.get("doc", "") or ""),
     )
 
 

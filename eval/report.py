@@ -157,8 +157,22 @@ def to_json(run: EvalRun) -> dict[str, Any]:
         "configs": run.descriptions,
         "summary": run.summaries,
         "by_type": by_type(run),
+        "by_doc_kind": by_doc_kind(run),
+        "skipped": run.skipped,
         "records": run.records,
     }
+
+
+def by_doc_kind(run: EvalRun) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every summary metric per kind of document (研究论文, 规范性文件, 法规) and config."""
+    from eval.runner import summarize
+
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for config, rows in run.records.items():
+        for kind in sorted({r.get("doc_kind", "") for r in rows}):
+            subset = [r for r in rows if r.get("doc_kind", "") == kind]
+            table.setdefault(kind, {})[config] = summarize(subset)
+    return table
 
 
 def by_type(run: EvalRun) -> dict[str, dict[str, dict[str, float | None]]]:
@@ -304,7 +318,7 @@ def render_html(run: EvalRun) -> str:
     parts.append(f"<tr><td>失败题数</td>{failed}</tr></table>")
     parts.append(f"<img alt='metrics' src='data:image/png;base64,{images['metrics']}'>")
     parts.append(f"<img alt='latency' src='data:image/png;base64,{images['latency']}'>")
-    parts.append(_type_table(run))
+    parts.append(_type_table(run) + _kind_table(run))
     parts.append(_NOTES)
     for i, config in enumerate(configs):
         parts.append(_failures(config, run.records[config], open_=i == 0))
@@ -329,6 +343,39 @@ def _type_table(run: EvalRun) -> str:
             for c in configs
         )
         rows.append(f"<tr><td>{e(kind)}</td><td class='num'>{n}</td>{cells}</tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+KIND_METRICS = (
+    ("hit@5", "hit@5"),
+    ("key_point_coverage", "要点覆盖率"),
+    ("faithfulness", "忠实度"),
+    ("refusal_recall", "拒答召回率"),
+    ("false_refusal_rate", "误拒率"),
+)
+
+
+def _kind_table(run: EvalRun) -> str:
+    e = html.escape
+    configs = list(run.summaries)
+    head = "".join(f"<th>{e(c)}</th>" for c in configs)
+    rows = [
+        "<h2>按文档类型</h2><p class='small'>题目所依据的文档类型；"
+        + (
+            f"跳过 {len(run.skipped)} 题：{e(next(iter(run.skipped.values())))}"
+            if run.skipped
+            else ""
+        )
+        + "</p><table><tr><th>文档类型</th><th>指标</th>"
+        + head
+        + "</tr>",
+    ]
+    for kind, per_config in by_doc_kind(run).items():
+        n = next(iter(per_config.values()))["items"]
+        for key, label in KIND_METRICS:
+            cells = "".join(f"<td class='num'>{fmt(per_config[c].get(key))}</td>" for c in configs)
+            rows.append(f"<tr><td>{e(kind)}（{n} 题）</td><td>{e(label)}</td>{cells}</tr>")
     rows.append("</table>")
     return "".join(rows)
 

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from eval import metrics as m
-from eval.dataset import DEFAULT_DATASET, EVAL_DIR, DatasetError, EvalItem, load_dataset
+from eval.dataset import (
+    DEFAULT_DATASET,
+    EVAL_DIR,
+    SHARED_REGULATIONS,
+    DatasetError,
+    EvalItem,
+    load_runnable,
+)
 from eval.systems import RANK_DEPTH, Run, System
 
 BASELINE_PATH = EVAL_DIR / "baseline.json"
@@ -63,6 +70,7 @@ class EvalRun:
     seconds: float = 0.0
     dataset: str = ""
     judged: bool = False
+    skipped: dict[str, str] = field(default_factory=dict)  # item id -> why it did not run
 
 
 # ----- scoring -------------------------------------------------------------------------------
@@ -72,6 +80,7 @@ def score_item(item: EvalItem, run: Run, n_relevant: int) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": item.id,
         "type": item.type,
+        "doc_kind": item.doc_kind,
         "question": item.question,
         "history": [t["content"] for t in item.history if t["role"] == "user"],
         "filters": {k: v for k, v in item.filters.items() if v},
@@ -314,18 +323,29 @@ def run_cli(args: argparse.Namespace) -> int:
 
             judge = FaithfulnessJudge(build_judge_llm(settings))
         dataset_path = Path(args.dataset or DEFAULT_DATASET)
-        items = load_dataset(dataset_path, settings.corpus_dir, settings.taxonomy_path)
+        loaded = load_runnable(dataset_path, settings.corpus_dir, settings.taxonomy_path)
+        items = loaded.items
+        extra: list[Path] = []
+        if any(i.requires == "regulations" for i in items):
+            # The regulations are what a user adds; the eval adds them to an index of its own
+            # rather than to the user's library.
+            extra = [SHARED_REGULATIONS]
+            settings = settings.model_copy(update={"home": settings.home / "eval-regulations"})
         baseline = load_baseline() if args.check else None
     except CityQAError as exc:
         err.print(f"[red]错误：[/red]{exc}", highlight=False)
         return 2
     started = time.perf_counter()
     err.print(f"评测集 {dataset_path}：{len(items)} 题；配置：{', '.join(names)}", highlight=False)
+    if loaded.skipped:
+        reason = next(iter(loaded.skipped.values()))
+        err.print(f"[yellow]跳过 {len(loaded.skipped)} 题[/yellow]：{reason}", highlight=False)
     with err.status("加载模型与索引（首次运行会从语料建立索引）…"):
-        systems = open_systems(names, settings)
+        systems = open_systems(names, settings, extra=extra)
     with report.progress_bar(err, names, len(items)) as advance:
         run = evaluate(items, systems, judge=judge, progress=advance)
     run.dataset = _display_path(dataset_path)
+    run.skipped = loaded.skipped
     out.print(report.comparison_table(run))
     for warning in report.gold_warnings(run):
         err.print(f"[yellow]注意：[/yellow]{warning}", highlight=False)

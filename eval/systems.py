@@ -118,20 +118,21 @@ class VanillaSystem(System):
         "LlamaIndex SentenceSplitter + VectorStoreIndex, same embedder; top node's 2 sentences"
     )
 
-    def __init__(self, corpus_dir: Path, embed_model: Any) -> None:
+    def __init__(self, corpus_dir: Path, embed_model: Any, *extra: Path) -> None:
         from llama_index.core import Document, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
 
         from ingest.loaders import LoadError, load_file
 
         documents = []
-        for path in corpus_files(corpus_dir):
-            try:
-                loaded = load_file(path)
-            except LoadError:
-                continue  # the product reports bad files too and carries on
-            meta = {"source": str(path.relative_to(corpus_dir)), "doc_title": loaded.title}
-            documents.append(Document(text=loaded.text, metadata=meta))
+        for folder in (corpus_dir, *extra):
+            for path in corpus_files(folder):
+                try:
+                    loaded = load_file(path)
+                except LoadError:
+                    continue  # the product reports bad files too and carries on
+                meta = {"source": str(path.relative_to(folder)), "doc_title": loaded.title}
+                documents.append(Document(text=loaded.text, metadata=meta))
         self.nodes = SentenceSplitter().get_nodes_from_documents(documents)
         # embed_model is passed explicitly: llama-index's global Settings would fall back to OpenAI.
         index = VectorStoreIndex(self.nodes, embed_model=embed_model)
@@ -184,14 +185,18 @@ def open_systems(
     names: Sequence[str],
     base: Settings,
     opener: Callable[[Settings], Assistant] = Assistant.open,
+    extra: Sequence[Path] = (),
 ) -> dict[str, System]:
-    """Open each configuration once. The index is built from the corpus if it is missing."""
+    """Open each configuration once. The index is built from the corpus if it is missing;
+    ``extra`` folders (the regulations) are ingested into it as a user would add them."""
     systems: dict[str, System] = {}
     first: Assistant | None = None
     for name in names:
         if name == "vanilla":
             continue
         assistant = opener(variant_settings(base, name))
+        if first is None and extra:
+            assistant.ingest(list(extra))
         first = first or assistant
         systems[name] = AssistantSystem(name, assistant)
     if "vanilla" in names:
@@ -201,5 +206,5 @@ def open_systems(
             from rag.embeddings import build_embedder
 
             embed_model = build_embedder(base)
-        systems["vanilla"] = VanillaSystem(base.corpus_dir, embed_model)
+        systems["vanilla"] = VanillaSystem(base.corpus_dir, embed_model, *extra)
     return {name: systems[name] for name in names}

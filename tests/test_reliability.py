@@ -446,7 +446,7 @@ def test_unreadable_folder_is_reported(tmp_path: Path, settings_for, open_assist
     real_scandir = os.scandir
 
     def scandir(path=".", *args, **kwargs):
-        if Path(path) == locked:
+        if isinstance(path, str | os.PathLike) and Path(path) == locked:
             raise PermissionError(13, "Permission denied", str(locked))
         return real_scandir(path, *args, **kwargs)
 
