@@ -259,6 +259,7 @@ def _load_docx(path: Path, data: bytes) -> LoadedDocument:
     import io
 
     import docx
+
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:

@@ -25,6 +25,7 @@ class AnswerType:
 
 # How close a number must stand to the thing a quantity question counts, within its clause.
 NEAR_CHARS = 12
+NOUN_PHRASE_CHARS = 40  # how far a counted noun phrase may run after its numeral
 _CLAUSE_BREAK = re.compile(r"[。；;！？!?，,]")
 
 _GENERIC_PLACES = frozenset(
@@ -135,7 +136,10 @@ def _names_question_entity(match: str, question: str) -> bool:
 
 
 def _near(text: str, match: re.Match[str], words: Sequence[str]) -> bool:
-    """Whether one of ``words`` is within a few characters of ``match``, in the same clause."""
+    """Whether one of ``words`` is what the number counts: within a few characters before it,
+    or after it in the same clause. A numeral-classifier phrase opens the noun phrase it
+    counts, and the head noun closes it after any attributes ("300个以上示范性强、显示度高、
+    带动性广的典型应用场景"), so the counted word may stand well after the number."""
     before = _CLAUSE_BREAK.split(text[max(0, match.start() - NEAR_CHARS) : match.start()])[-1]
-    after = _CLAUSE_BREAK.split(text[match.end() : match.end() + NEAR_CHARS])[0]
+    after = _CLAUSE_BREAK.split(text[match.end() : match.end() + NOUN_PHRASE_CHARS])[0]
     return any(w in before + match.group(0) + after for w in words)

@@ -32,9 +32,7 @@ def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[s
         return by_title
     number = _NUMBER.search(question)
     if number:
-        found = {
-            d.doc_id for d in documents if d.doc_number.endswith(f"{number.group(1)}号")
-        }
+        found = {d.doc_id for d in documents if d.doc_number.endswith(f"{number.group(1)}号")}
         if found:
             return found
     for pattern, kind in _KIND_WORDS:

@@ -143,7 +143,7 @@ class ExtractiveAnswerer:
                 zip(pairs, sims, vectors, strict=True)
             ):
                 # Heading and paragraph lead are the sentence's context ("3.3 数据要素驱动路径").
-                lexical = coverage(weights, f"{passage.section}\n{lead}\n{text}")
+                lexical = coverage(weights, f"{passage.context}\n{lead}\n{text}")
                 score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
                 context = f"{passage.section}\n{text}"
                 if any(term not in context for term in focus) or (

@@ -44,7 +44,7 @@ def assess(
     if not passages:
         return Evidence(True, "没有检索到任何片段")
     top = passages[:EVIDENCE_PASSAGES]
-    joined = "\n".join(f"{p.section}\n{p.text}" for p in top)
+    joined = "\n".join(f"{p.context}\n{p.text}" for p in top)
     cov = coverage(weights, joined)
     top_score = max(p.score for p in top)
     facts = {

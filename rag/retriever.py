@@ -205,7 +205,7 @@ def _blend(chunk_cosine: float, sentence_cosine: float | None) -> float:
 
 def _score(passages: list[Passage], weights: dict[str, float]) -> None:
     for p in passages:
-        p.coverage = coverage(weights, f"{p.section}\n{p.text}")
+        p.coverage = coverage(weights, f"{p.context}\n{p.text}")
         p.score = DENSE_WEIGHT * max(p.dense, 0.0) + (1 - DENSE_WEIGHT) * p.coverage
 
 

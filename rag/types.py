@@ -35,6 +35,15 @@ class Passage:
         return str(self.metadata.get("section", ""))
 
     @property
+    def context(self) -> str:
+        """Where the passage stands: its document (title, 文号) and its heading path. A
+        question naming the document ("上海的数据条例里…") is about every passage of it."""
+        meta = self.metadata
+        return "\n".join(
+            str(v) for v in (meta.get("doc_title"), meta.get("doc_number"), self.section) if v
+        )
+
+    @property
     def page(self) -> int | None:
         page = self.metadata.get("page")
         return int(page) if isinstance(page, int | float) and page else None
