@@ -229,12 +229,34 @@ def _cn_small(numeral: str) -> int:
 
 def from_text(text: str, title: str) -> DocumentMeta:
     """What a header-less document says about itself: its 文号 under the title, a date under
-    the title (a law's adoption) or in the closing signature block, and its kind."""
+    the title (a law's adoption) or in the closing signature block, and its issuers - the
+    names above that date, else the issuer a 公文 title opens with (发文机关+关于+事由+文种)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     head, tail = "\n".join(lines[:HEAD_LINES]), "\n".join(lines[-TAIL_LINES:])
     meta = DocumentMeta(title=title)
     found = DOC_NUMBER.search(head)
     meta.doc_number = _compact_number(found.group(0)) if found else ""
     meta.date = find_date(head) or find_date(tail)
-    meta.doc_type = ""
+    meta.issuers = _signature_names(lines[-TAIL_LINES:]) or _title_issuer(title)
     return meta
+
+
+def _signature_names(tail: list[str]) -> list[str]:
+    """The short name lines standing right above a bare date line at the end."""
+    for i in range(len(tail) - 1, -1, -1):
+        if find_date(tail[i]) and len(tail[i]) <= 16:
+            names = []
+            for line in reversed(tail[:i]):
+                if len(line) > 25 or re.search(r"[。；，,：:！？、（）()《》#]", line):
+                    break
+                names.insert(0, line)
+            return names
+    return []
+
+
+_TITLE_ISSUER = re.compile(r"^(.{2,40}?)关于.{2,}的(?:通知|意见|决定|通告|公告|批复|函|报告)")
+
+
+def _title_issuer(title: str) -> list[str]:
+    found = _TITLE_ISSUER.match(title)
+    return [n for n in re.split(r"\s+", found.group(1).strip()) if n] if found else []

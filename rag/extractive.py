@@ -145,7 +145,8 @@ class ExtractiveAnswerer:
                 # Heading and paragraph lead are the sentence's context ("3.3 数据要素驱动路径").
                 lexical = coverage(weights, f"{passage.context}\n{lead}\n{text}")
                 score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
-                context = f"{passage.section}\n{text}"
+                # The document's title counts too: in "临江市公共数据条例", 本市 is 临江市.
+                context = f"{passage.context}\n{text}"
                 if any(term not in context for term in focus) or (
                     names and not any(name in context for name in names)
                 ):

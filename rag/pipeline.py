@@ -96,9 +96,11 @@ class QAPipeline:
         found = self._retrieve(query, filters, top_k)
         passages, evidence = found.passages, found.evidence
         retrieved = time.perf_counter()
-        outline = outline_passages(
-            query, found.weights, passages, self.retriever.store.chunks(), found.terms.listed
-        )
+        # An outline lists child sections from the stored chunks: only those the filters admit.
+        chunks = self.retriever.store.chunks()
+        if filters.active:
+            chunks = {cid: c for cid, c in chunks.items() if filters.accepts(c.metadata)}
+        outline = outline_passages(query, found.weights, passages, chunks, found.terms.listed)
         if outline and not evidence.missing_terms and self.llm_answerer is None:
             answer = self._compose_outline(question, outline)
             yield StreamEvent("delta", answer.text)

@@ -1,0 +1,258 @@
+"""The policy library: document metadata, the structure of official documents, citations by
+文号 and article, and filters that every kind of answer honours.
+
+Documents of two kinds are used throughout: a regulation written the way 地方性法规 are
+(章 / 条 / 项), and a 文件 the way notices and 指导意见 are (一、/（一）, run-in item
+headings, a signature block), plus one of the bundled national policy texts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS_DIR, outcomes_by_source, write_text
+
+from ingest.chunker import SIGNATURE_TITLE, parse_sections
+from ingest.loaders import LoadError, load_file
+from ingest.metadata import find_date
+from rag.errors import InvalidInputError
+from rag.types import Citation, Passage
+
+POLICY_660 = CORPUS_DIR / "policies" / "关于深化智慧城市发展推进城市全域数字化转型的指导意见.md"
+
+REGULATION = """---
+title: 临江市公共数据条例
+issuing bodies: 临江市人民代表大会常务委员会
+document number: 无（地方性法规）
+date: 2023-06-30 通过（自2023-10-01起施行）
+type: 地方性法规
+source: 测试用虚构条例
+completeness: partial — 第四章以后缺失
+---
+
+# 临江市公共数据条例
+
+## 第一章  总则
+
+第一条 为了规范公共数据管理，促进公共数据开放利用，制定本条例。
+
+第二条 本条例所称公共数据，是指本市国家机关在履行职责过程中收集和产生的数据。
+
+## 第二章  公共数据开放
+
+第三条 公共数据按照开放属性分为下列三类：
+
+（一）无条件开放类；
+
+（二）有条件开放类；
+
+（三）非开放类。
+
+第四条 市大数据管理局负责建设全市统一的公共数据开放平台，开放平台应当免费向社会提供无条件
+开放类公共数据。
+"""
+
+NOTICE = """临江市人民政府关于推进城市数字孪生建设的通知
+
+临政发〔2024〕7号
+
+各区人民政府，市政府各部门：
+
+一、总体目标
+
+到2026年，建成覆盖全市的城市数字孪生底座，形成一批典型应用场景。
+
+二、重点任务
+
+（一）夯实数字孪生底座。建设城市信息模型平台，汇聚地上地下三维数据，实现全域覆盖。
+
+（二）拓展孪生应用场景。在交通、水务、应急等领域开展孪生仿真应用，提升城市治理精细化水平。
+
+临江市人民政府
+2024年3月8日
+"""
+
+
+@pytest.fixture
+def library(tmp_path: Path, settings_for, open_assistant):
+    settings = settings_for(tmp_path / "home")
+    folder = tmp_path / "docs"
+    write_text(folder / "临江市公共数据条例.md", REGULATION)
+    write_text(folder / "数字孪生通知.txt", NOTICE)
+    (folder / POLICY_660.name).write_bytes(POLICY_660.read_bytes())
+    assistant = open_assistant(settings)
+    report = assistant.ingest([folder])
+    assert report.count("ingested") == 3, report.to_dict()
+    return assistant
+
+
+def _doc(assistant, title_part: str):
+    return next(d for d in assistant.documents() if title_part in d.title)
+
+
+# ----- metadata ----------------------------------------------------------------------------
+def test_header_becomes_metadata_never_body_text(library) -> None:
+    regulation = _doc(library, "临江市公共数据条例")
+    assert (regulation.doc_type, regulation.kind, regulation.date) == (
+        "地方性法规",
+        "法规",
+        "2023-06-30",
+    )
+    assert regulation.issuers == ("临江市人民代表大会常务委员会",)
+    assert regulation.doc_number == ""  # "无（地方性法规）" is a note, not a 文号
+    assert regulation.completeness == "partial" and "第四章" in regulation.completeness_note
+    policy = _doc(library, "全域数字化转型")
+    assert policy.doc_number == "发改数据〔2024〕660号" and policy.date == "2024-05-14"
+    assert policy.issuers[:2] == ("国家发展改革委", "国家数据局") and policy.kind == "规范性文件"
+    texts = [c.text for c in library.store.chunks().values()]
+    assert not any("测试用虚构条例" in t or "source:" in t or "GitHub" in t for t in texts)
+    info = [c for c in library.store.chunks().values() if c.metadata["section"] == "文档信息"]
+    assert any("文号：发改数据〔2024〕660号" in c.text for c in info)
+
+
+def test_header_less_document_states_its_number_and_date(library) -> None:
+    notice = _doc(library, "数字孪生")
+    assert notice.title == "临江市人民政府关于推进城市数字孪生建设的通知"  # its first line
+    assert notice.doc_number == "临政发〔2024〕7号" and notice.date == "2024-03-08"
+
+
+def test_bad_header_names_the_field_and_the_rest_ingests(
+    tmp_path: Path, settings_for, open_assistant
+) -> None:
+    folder = tmp_path / "docs"
+    write_text(
+        folder / "坏文件头.md", REGULATION.replace("completeness: partial", "completeness: 大概")
+    )
+    write_text(
+        folder / "坏日期.md",
+        REGULATION.replace("date: 2023-06-30 通过（自2023-10-01起施行）", "date: 去年夏天"),
+    )
+    write_text(folder / "好文件.txt", NOTICE)
+    report = open_assistant(settings_for(tmp_path / "home")).ingest([folder])
+    rows = outcomes_by_source(report)
+    assert "completeness" in str(rows["docs/坏文件头.md"].error), rows
+    assert "date" in str(rows["docs/坏日期.md"].error), rows
+    assert rows["docs/好文件.txt"].status == "ingested"
+    with pytest.raises(LoadError, match="title"):
+        load_file(write_text(tmp_path / "x.md", "---\ntitle: [甲, 乙]\n---\n\n正文。\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [("2021年11月25日通过", "2021-11-25"), ("二〇二四年五月十四日", "2024-05-14"), ("无日期", "")],
+)
+def test_dates_in_the_forms_documents_use(text: str, iso: str) -> None:
+    assert find_date(text) == iso
+
+
+# ----- structure ---------------------------------------------------------------------------
+def test_articles_keep_their_items_and_chapters() -> None:
+    body = load_file_text(REGULATION)
+    paths = [" > ".join(s.path) for s in parse_sections(body, "临江市公共数据条例")]
+    assert "第二章  公共数据开放 > 第三条" in paths
+    third = next(s for s in parse_sections(body, "") if s.path[-1:] == ("第三条",))
+    assert sum(1 for sent in third.sentences if "开放类" in body[sent.start : sent.end]) == 3
+
+
+def test_run_in_items_and_signature_block_of_a_notice() -> None:
+    sections = parse_sections(NOTICE, "临江市人民政府关于推进城市数字孪生建设的通知")
+    paths = [" > ".join(s.path) for s in sections]
+    assert "二、重点任务 > （一）夯实数字孪生底座" in paths
+    assert "二、重点任务 > （二）拓展孪生应用场景" in paths
+    assert SIGNATURE_TITLE in paths  # the issuer and date are not part of item （二）
+    item_two = next(s for s in sections if s.path[-1:] == ("（二）拓展孪生应用场景",))
+    assert not any("2024年3月8日" in NOTICE[x.start : x.end] for x in item_two.sentences)
+
+
+def load_file_text(text: str) -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return load_file(write_text(Path(tmp) / "x.md", text)).text
+
+
+# ----- citations ---------------------------------------------------------------------------
+def test_citations_name_document_number_and_place(library) -> None:
+    answer = library.ask("临江市公共数据条例把公共数据开放分成哪几类？")
+    assert not answer.refused, answer.text
+    labels = [c.label for c in answer.citations]
+    assert "《临江市公共数据条例》第三条" in labels, labels
+    data = answer.to_dict()["citations"][0]
+    assert {"doc_number", "issuers", "doc_type", "date", "article", "item", "label"} <= set(data)
+    policy = Passage(
+        "x",
+        "文本",
+        {
+            "doc_title": "关于深化智慧城市发展 推进城市全域数字化转型的指导意见",
+            "doc_number": "发改数据〔2024〕660号",
+            "section": "二、全领域推进城市数字化转型 > （四）推进城市精准精细治理。",
+        },
+    )
+    assert Citation.from_passage(1, policy).label == (
+        "《关于深化智慧城市发展 推进城市全域数字化转型的指导意见》"
+        "（发改数据〔2024〕660号）二、（四）"
+    )
+
+
+# ----- filters -----------------------------------------------------------------------------
+def test_document_filters_resolve_by_number_type_issuer_and_year(library) -> None:
+    policy = _doc(library, "全域数字化转型")
+    assert library.filters(doc="660号").doc_ids == {policy.doc_id}
+    assert library.filters(doc_type="法规").doc_ids == {_doc(library, "条例").doc_id}
+    assert library.filters(issuer="临江市人民政府").doc_ids == {_doc(library, "孪生").doc_id}
+    assert library.filters(year=2024).doc_ids == {policy.doc_id, _doc(library, "孪生").doc_id}
+    with pytest.raises(InvalidInputError, match="对应多篇文档"):
+        library.filters(doc="临江市")
+    for bad in ({"doc_type": "白皮书"}, {"issuer": "外星"}, {"year": "明年"}):
+        with pytest.raises(InvalidInputError):
+            library.filters(**bad)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "公共数据开放平台由哪个部门建设？",  # extractive
+        "重点任务有哪些？",  # list / outline
+        "临江市的数字孪生底座预算是多少亿元？",  # refusal: its 可能相关 list
+    ],
+)
+def test_every_kind_of_answer_honours_the_filters(library, question: str) -> None:
+    notice = _doc(library, "孪生")
+    answer = library.ask(question, doc_type="法规")
+    assert all(c.doc_title == "临江市公共数据条例" for c in answer.citations), answer.text
+    narrowed = library.ask(question, issuer="临江市人民政府")
+    assert all(c.doc_id == notice.doc_id for c in narrowed.citations), narrowed.text
+
+
+def test_llm_answerer_sees_only_filtered_passages(library) -> None:
+    seen: list[list[Passage]] = []
+
+    class Recorder:  # plumbing only: records what the pipeline hands the model
+        endpoint = "recorder"
+
+        def stream(self, question, passages):
+            seen.append(passages)
+            yield "公共数据按照开放属性分为三类。[1]"
+
+    library.pipeline.llm_answerer = Recorder()
+    try:
+        answer = library.ask("公共数据怎么分类开放？", doc_type="法规")
+    finally:
+        library.pipeline.llm_answerer = None
+    assert seen and all(p.metadata["doc_title"] == "临江市公共数据条例" for p in seen[0])
+    assert answer.answerer == "llm"
+
+
+def test_a_question_naming_its_document_is_answered_from_it(library) -> None:
+    answer = library.ask("《临江市公共数据条例》对开放平台有什么要求？")
+    assert answer.citations and all(c.doc_title == "临江市公共数据条例" for c in answer.citations)
+
+
+def test_stats_and_library_list_document_metadata(library) -> None:
+    stats = library.stats()
+    rows = {d["title"]: d for d in stats["library"]}
+    assert rows["临江市公共数据条例"]["completeness_note"].startswith("部分缺失：")
+    assert rows["临江市人民政府关于推进城市数字孪生建设的通知"]["doc_number"] == "临政发〔2024〕7号"
+    json.dumps(stats, ensure_ascii=False)
