@@ -34,10 +34,6 @@ from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
 from rag.verify import MARKER, CitationVerifier, faithfulness
 
 _DIGITS = re.compile(r"\d")
-# Where to look for a sentence of the asked-for type (a number, a date, a place) when the
-# chosen sentences have none: the best-scoring candidates, down to a share of the best score.
-TYPED_UNIT_CANDIDATES = 8
-TYPED_UNIT_FLOOR = 0.6
 ANSWER_PASSAGES = 4  # passages the answer may draw on (of the top_k retrieved)
 
 
@@ -184,14 +180,6 @@ class QAPipeline:
         chosen = self.extractive.select(query, found.units)
         missing = self._missing_types(query, found, chosen)
         if missing:
-            # The sentence that carries the asked-for number, date or place is often not the
-            # one most like the question ("…打造300个以上示范性强…的典型应用场景" under a
-            # goal heading): take the best-scoring candidate that has it before refusing.
-            typed = self._typed_unit(query, found, chosen)
-            if typed is not None:
-                chosen = sorted([*chosen, typed], key=lambda u: u.order)
-                missing = self._missing_types(query, found, chosen)
-        if missing:
             return [], f"资料中没有给出问题所问的{'、'.join(missing)}"
         # "“2”指什么" is not answered by a sentence that never says “2”.
         unexplained = [q for q in defined_items(query) if not any(q in u.text for u in chosen)]
@@ -207,24 +195,6 @@ class QAPipeline:
             (*found.terms.specific, found.terms.subject),
             measured_wordings(query, found.terms),
         )
-
-    def _typed_unit(self, query: str, found: _Found, chosen: list[Unit]) -> Unit | None:
-        """The best candidate sentence that contains the answer type the chosen sentences
-        lack, from a passage they were chosen from (the answer stands beside the sentence
-        that matched the question, not in some other passage that happens to hold a number),
-        among the few that score close enough to the best."""
-        passages = {u.passage for u in chosen}
-        ranked = sorted(found.units, key=lambda u: -u.score)[:TYPED_UNIT_CANDIDATES]
-        ranked = [u for u in ranked if u.passage in passages] or []
-        if not ranked:
-            return None
-        floor = max(u.score for u in chosen) * TYPED_UNIT_FLOOR
-        for unit in ranked:
-            if unit in chosen or unit.score < floor:
-                continue
-            if not self._missing_types(query, found, [unit]):
-                return unit
-        return None
 
     # ----- building answers ----------------------------------------------------------
     def _compose(self, question: str, cited: list[tuple[Unit, Passage]]) -> Answer:
