@@ -131,8 +131,9 @@ def print_answer(console: Console, answer: Any) -> None:
     for c in answer.citations:
         page = f" · 第 {c.page} 页" if c.page else ""
         tags = "/".join(c.dimensions + c.paths)
+        section = f" {c.section}" if c.section and c.section != c.place else ""
         console.print(
-            f"[{c.n}] 《{c.doc_title}》 {c.section}{page} · 相关度 {c.score:.2f}"
+            f"[{c.n}] {c.label}{section}{page} · 相关度 {c.score:.2f}"
             + (f" · {tags}" if tags else ""),
             highlight=False,
             markup=False,
