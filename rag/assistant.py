@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
@@ -69,6 +69,17 @@ class DocumentInfo:
         out["warnings"] = list(self.warnings)
         out["completeness_note"] = self.completeness_note
         return out
+
+
+class Filters(TypedDict, total=False):
+    """What answers can be restricted to: taxonomy tags and document properties."""
+
+    dimension: str | None  # 技术 / 业务 / 管理 (or an English alias)
+    path: str | None  # one of the six paths
+    doc: str | None  # a title part, a file, a 文号 ("660号") or a doc_id
+    doc_type: str | None  # 地方性法规, 规范性文件, 法规, 研究论文 …
+    issuer: str | None  # part of an issuing body's name
+    year: int | str | None
 
 
 class Assistant:
@@ -151,23 +162,18 @@ class Assistant:
         self,
         question: str,
         *,
-        dimension: str | None = None,
-        path: str | None = None,
-        doc: str | None = None,
-        doc_type: str | None = None,
-        issuer: str | None = None,
-        year: int | str | None = None,
         top_k: int | None = None,
         history: Sequence[Any] | None = None,
         id: str | None = None,  # mirrors the JSON schema's "id"
+        **filters: Unpack[Filters],
     ) -> Answer:
         """Answer with verified citations, or refuse when the documents do not support it.
 
         Filters: ``dimension``/``path`` (taxonomy tags), ``doc`` (title part, source or 文号),
         ``doc_type`` (地方性法规, 规范性文件, 法规 …), ``issuer`` (part of an issuing body's name)
         and ``year``; every kind of answer honours all of them."""
-        filters = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
-        answer = self.pipeline.run(*self._prepare(question, filters, top_k, history))
+        chosen = self.filters(**filters)
+        answer = self.pipeline.run(*self._prepare(question, chosen, top_k, history))
         answer.id = id
         return answer
 
@@ -188,49 +194,24 @@ class Assistant:
         question: str,
         *,
         history: Sequence[Any] | None = None,
-        dimension: str | None = None,
-        path: str | None = None,
-        doc: str | None = None,
-        doc_type: str | None = None,
-        issuer: str | None = None,
-        year: int | str | None = None,
         top_k: int | None = None,
+        **filters: Unpack[Filters],
     ) -> Iterator[StreamEvent]:
         """Deltas, then one final event carrying the verified ``Answer`` (for the UI)."""
-        filters = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
-        yield from self.pipeline.events(*self._prepare(question, filters, top_k, history))
+        chosen = self.filters(**filters)
+        yield from self.pipeline.events(*self._prepare(question, chosen, top_k, history))
 
     def retrieve(
-        self,
-        question: str,
-        *,
-        dimension: str | None = None,
-        path: str | None = None,
-        doc: str | None = None,
-        doc_type: str | None = None,
-        issuer: str | None = None,
-        year: int | str | None = None,
-        top_k: int | None = None,
+        self, question: str, *, top_k: int | None = None, **filters: Unpack[Filters]
     ) -> list[Passage]:
         """Passages only, best first."""
         question = validate_question(question)
-        filters = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
-        filters = self._with_references(question, filters)
-        return self.retriever.search(question, filters, self._top_k(top_k))
+        chosen = self._with_references(question, self.filters(**filters))
+        return self.retriever.search(question, chosen, self._top_k(top_k))
 
-    def passages(
-        self,
-        *,
-        dimension: str | None = None,
-        path: str | None = None,
-        doc: str | None = None,
-        doc_type: str | None = None,
-        issuer: str | None = None,
-        year: int | str | None = None,
-        limit: int = 50,
-    ) -> list[Passage]:
+    def passages(self, *, limit: int = 50, **filters: Unpack[Filters]) -> list[Passage]:
         """Stored passages carrying the given tags, in document order (for browsing)."""
-        chosen = self.filters(dimension, path, doc, doc_type=doc_type, issuer=issuer, year=year)
+        chosen = self.filters(**filters)
         records = [c for c in self.store.chunks().values() if chosen.accepts(c.metadata)]
         records.sort(
             key=lambda c: (str(c.metadata.get("source", "")), c.metadata.get("char_start", 0))
@@ -246,7 +227,7 @@ class Assistant:
         doc_type: str | None = None,
         issuer: str | None = None,
         year: int | str | None = None,
-    ) -> ChunkFilter:
+    ) -> ChunkFilter:  # the keywords of ``Filters``
         """Resolve user-facing filter values (Chinese names or English aliases). Document
         filters resolve to the set of documents that satisfy all of them."""
         docs = self.store.documents()
