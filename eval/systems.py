@@ -187,16 +187,18 @@ def open_systems(
     opener: Callable[[Settings], Assistant] = Assistant.open,
     extra: Sequence[Path] = (),
 ) -> dict[str, System]:
-    """Open each configuration once. The index is built from the corpus if it is missing;
-    ``extra`` folders (the regulations) are ingested into it as a user would add them."""
+    """Open each configuration once. The index is brought up to date with the corpus (and
+    the ``extra`` folders, e.g. the regulations, added as a user would add them)."""
     systems: dict[str, System] = {}
     first: Assistant | None = None
     for name in names:
         if name == "vanilla":
             continue
         assistant = opener(variant_settings(base, name))
-        if first is None and extra:
-            assistant.ingest(list(extra))
+        if first is None:
+            # Bring the index up to date (a no-op when nothing changed): an index built by an
+            # older pipeline would otherwise be evaluated instead of the current code.
+            assistant.ingest([base.corpus_dir, *extra])
         first = first or assistant
         systems[name] = AssistantSystem(name, assistant)
     if "vanilla" in names:

@@ -69,8 +69,10 @@ class DocumentMeta:
         return document_kind(self.doc_type, self.title)
 
     def info_lines(self) -> list[str]:
-        """The facts a "文档信息" passage states: identity only, never provenance notes."""
-        lines = [f"题名：{self.title}"] if self.title else []
+        """The facts a "文档信息" passage states: identity only, never provenance notes. The
+        title is not among them: every passage carries it as context, and a bare title line
+        would otherwise answer any question that names the document."""
+        lines: list[str] = []
         if self.doc_number:
             lines.append(f"文号：{self.doc_number}")
         if self.issuers:

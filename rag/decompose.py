@@ -7,6 +7,7 @@ only the one whose passage happens to rank first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 PosCut = Callable[[str], list[tuple[str, str]]]
@@ -84,3 +85,53 @@ def _offsets(words: list[str]) -> list[int]:
         offsets.append(pos)
         pos += len(word)
     return offsets
+
+
+# ----- several questions in one message ---------------------------------------------------
+# Interrogative words and sentence-final particles of Chinese questions.
+_QUESTION_WORD = re.compile(
+    r"什么|哪|多少|第几|几[个条项类种]|怎么|怎样|如何|是否|有没有|能不能|可不可以|吗|呢|为什么|为何|为啥"
+)
+_SENTENCE_BREAK = re.compile(r"(?<=[？?])")
+_CLAUSE_BREAK = re.compile(r"(?<=[，,；;])")
+MIN_PART_CHARS = 4
+
+
+def split_questions(message: str) -> list[str]:
+    """The questions a message asks one after another, or [] when it asks one.
+
+    "《上海市数据条例》是哪天通过的，从什么时候开始施行？" asks two things: each clause holds its
+    own interrogative. A clause without one belongs to its neighbour: before the first
+    question it sets the topic ("可信数据空间那个行动计划，到2028年要建成多少个…"), after one it
+    adds to it ("…分成哪几类？我说的是上海那部。"). A later part that does not name the
+    document the first part names ("从什么时候开始施行") is asked about that document."""
+    parts: list[str] = []
+    pending = ""
+    for sentence in _SENTENCE_BREAK.split(message):
+        for clause in _CLAUSE_BREAK.split(sentence):
+            clause = clause.strip()
+            if not clause:
+                continue
+            if _QUESTION_WORD.search(clause):
+                parts.append(pending + clause)
+                pending = ""
+            elif parts:
+                parts[-1] += clause
+            else:
+                pending += clause
+    parts = [p for p in parts if len(p) >= MIN_PART_CHARS]
+    if len(parts) < 2 or len(parts) > MAX_PARTS:
+        return []
+    named = _DOCUMENT_NAME.search(parts[0])
+    topic = named.group(0) if named else ""
+    later = [p if _DOCUMENT_NAME.search(p) else topic + p for p in parts[1:]]
+    if not all(_DOCUMENT_NAME.search(p) for p in later):
+        return []  # a part that names no document would be asked about nothing in particular
+    return [parts[0], *later]
+
+
+# What names a document: a title in book-title marks, or a phrase ending in a genre word.
+_DOCUMENT_NAME = re.compile(
+    r"《[^《》]{2,80}》"
+    r"|[\u4e00-\u9fff“”\"]{2,30}?(?:条例|规划|行动计划|计划|实施方案|方案|意见|指引|规定|决定)"
+)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
-from rag.decompose import split_parallel
+from rag.decompose import split_parallel, split_questions
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
 from rag.llm import LLMError
 from rag.outline import outline_lines, outline_passages, section_heading
@@ -97,7 +97,12 @@ class QAPipeline:
         if filters.active:
             chunks = {cid: c for cid, c in chunks.items() if filters.accepts(c.metadata)}
         outline = outline_passages(query, found.weights, passages, chunks, found.terms.listed)
-        if outline and not evidence.missing_terms and self.llm_answerer is None:
+        questions = split_questions(query) if self.llm_answerer is None else []
+        multi = self._several_questions(question, questions, filters, top_k) if questions else None
+        if multi is not None:
+            answer = multi
+            yield StreamEvent("delta", answer.text)
+        elif outline and not evidence.missing_terms and self.llm_answerer is None:
             answer = self._compose_outline(question, outline)
             yield StreamEvent("delta", answer.text)
         elif evidence.refuse:
@@ -152,6 +157,20 @@ class QAPipeline:
             quantity_focus(query, terms),
         )
         return _Found(terms, weights, passages, candidates, units, evidence)
+
+    def _several_questions(
+        self, question: str, parts: list[str], filters: ChunkFilter, top_k: int
+    ) -> Answer | None:
+        """A message asking several things ("是哪天通过的，从什么时候开始施行？") gets each part
+        answered from its own evidence; parts the documents do not answer are left out, and
+        None (answer the message whole) when no part is answered."""
+        cited: list[tuple[Unit, Passage]] = []
+        for part in parts:
+            found = self._retrieve(part, filters, top_k)
+            units, reason = self._extract(part, found)
+            if not reason:
+                cited += [(u, found.candidates[u.passage]) for u in units]
+        return self._compose(question, cited) if cited else None
 
     def _extractive(
         self, question: str, query: str, found: _Found, filters: ChunkFilter, top_k: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.decompose import split_parallel
+from rag.decompose import split_parallel, split_questions
 from rag.lexical import ChineseTokenizer
 
 POS_CUT = ChineseTokenizer(["技术维度", "管理维度", "城市大脑"]).pos_cut
@@ -50,3 +50,48 @@ def test_each_item_is_answered(corpus_index) -> None:
     answer = corpus_index.assistant.ask("杭州和长沙的城市大脑各自发展到了什么版本？")
     assert not answer.refused and answer.faithfulness == 1.0
     assert "杭州" in answer.text and "长沙" in answer.text
+
+
+# ----- several questions in one message ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("message", "parts"),
+    [
+        (  # a regulation: two facts about one document, the second part without its topic
+            "《上海市数据条例》是哪天通过的，从什么时候开始施行？",
+            ["《上海市数据条例》是哪天通过的，", "《上海市数据条例》从什么时候开始施行？"],
+        ),
+        (  # a national policy document
+            "《“十四五”数字经济发展规划》是以什么文号印发的？印发机关和落款日期分别是什么？",
+            [
+                "《“十四五”数字经济发展规划》是以什么文号印发的？",
+                "《“十四五”数字经济发展规划》印发机关和落款日期分别是什么？",
+            ],
+        ),
+    ],
+)
+def test_several_questions_are_split_and_keep_their_document(message, parts) -> None:
+    assert split_questions(message) == parts
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "城市数字化转型包括哪三个维度？",  # one question
+        "可信数据空间那个行动计划，到2028年要建成多少个空间来着？",  # a topic clause, one question
+        "数据条例把公共数据开放分成哪几类？我说的是上海那部。",  # a remark, not a question
+        # 这几年 asks nothing, and the second part names no document
+        "为啥到了最近这几年，改体制突然变得这么急？光靠上新技术不够用了吗？",
+        "这个项目叫什么？主要包括哪几块？",  # the second part would be about nothing in particular
+    ],
+)
+def test_one_question_is_not_split(message: str) -> None:
+    assert split_questions(message) == []
+
+
+def test_each_part_of_a_message_is_answered(corpus_index) -> None:
+    answer = corpus_index.assistant.ask(
+        "《关于深化智慧城市发展 推进城市全域数字化转型的指导意见》的文号是什么？"
+        "到2027年要达到什么目标？"
+    )
+    assert not answer.refused, answer.text
+    assert "发改数据〔2024〕660号" in answer.text and "2027年" in answer.text
