@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from ingest.metadata import DocumentMeta, MetadataError, from_header, from_text
+from rag.docinfo import INFO_HEADING
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm")
 _SENTENCE_END = "。！？；!?;：:…”」』）)"
@@ -139,7 +140,6 @@ def _load_markdown(path: Path, text: str) -> LoadedDocument:
     return LoadedDocument(text=text, title=title, file_type=file_type, metadata=metadata, meta=meta)
 
 
-INFO_HEADING = "文档信息"
 
 
 def _info_section(meta: DocumentMeta) -> str:

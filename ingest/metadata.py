@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag import docinfo as info
+
 # 文号: issuer abbreviation + 〔year〕 + number + 号 (brackets vary in practice: 〔〕[]［］()（）).
 DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fff]{1,14}[〔\[［(（]\s*(?:19|20)\d{2}\s*[〕\]］)）]\s*\d{1,4}\s*号"
@@ -72,22 +74,16 @@ class DocumentMeta:
         """The facts a "文档信息" passage states: identity only, never provenance notes. The
         title is not among them: every passage carries it as context, and a bare title line
         would otherwise answer any question that names the document."""
-        lines: list[str] = []
-        if self.doc_number:
-            lines.append(f"文号：{self.doc_number}")
-        if self.issuers:
-            lines.append(f"发文机关：{'、'.join(self.issuers)}")
-        if self.authors:
-            lines.append(f"作者：{'、'.join(self.authors)}")
-        if self.journal:
-            lines.append(f"期刊：{self.journal}")
-        if self.date_note or self.date:
-            lines.append(f"日期：{self.date_note or self.date}")
-        if self.doc_type:
-            lines.append(f"文件类型：{self.doc_type}")
-        if self.citation:
-            lines.append(f"引用格式：{self.citation}")
-        return lines
+        facts = (
+            (info.NUMBER, self.doc_number),
+            (info.ISSUERS, "、".join(self.issuers)),
+            (info.AUTHORS, "、".join(self.authors)),
+            (info.JOURNAL, self.journal),
+            (info.DATE, self.date_note or self.date),
+            (info.TYPE, self.doc_type),
+            (info.CITATION, self.citation),
+        )
+        return [f"{label}：{value}" for label, value in facts if value]
 
 
 def document_kind(doc_type: str, title: str = "") -> str:
@@ -135,7 +131,9 @@ def from_header(front: dict[str, Any]) -> DocumentMeta:
             raise MetadataError(
                 "date", f"无法识别日期（应含 2024-05-14 或 2024年5月14日）：{date_text}"
             )
-        meta.date_note = _NOTE.sub(_keep_chinese_note, date_text).strip()
+        # Written as Chinese documents write dates (2021年12月12日), the way users quote them.
+        meta.date_note = _ISO_DATE.sub(_chinese_date, _NOTE.sub(_keep_chinese_note, date_text))
+        meta.date_note = meta.date_note.strip()
     year = values["year"]
     if year not in (None, "") and not meta.date:
         if not re.fullmatch(r"(?:19|20)\d{2}", str(year).strip()):
@@ -180,6 +178,11 @@ def _names(value: Any, name: str) -> list[str]:
         items = _LIST_SEPARATORS.split(_NOTE.sub("", _text(value, name)))
     names = [_NOTE.sub("", v).strip() for v in items]
     return [n for n in names if n]
+
+
+def _chinese_date(match: re.Match[str]) -> str:
+    year, month, day = (int(g) for g in match.groups())
+    return f"{year}年{month}月{day}日"
 
 
 def _keep_chinese_note(match: re.Match[str]) -> str:

@@ -33,7 +33,7 @@ from rag.settings import Settings
 from rag.store import IndexStore, Repair, SentenceVector, doc_id_for
 from rag.taxonomy import Taxonomy
 
-PIPELINE_VERSION = "5"  # bump when loaders, chunking, tagging or sentence vectors change
+PIPELINE_VERSION = "6"  # bump when loaders, chunking, tagging or sentence vectors change
 # Shorter units (headings, "一是…" stubs) say too little to be matched on their own.
 MIN_SENTENCE_CHARS = 8
 Status = Literal["ingested", "unchanged", "failed", "pruned"]

@@ -16,6 +16,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
 from rag.decompose import split_parallel, split_questions
+from rag.docinfo import INFO_HEADING, asked_facts, fact_label
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
 from rag.llm import LLMError
 from rag.outline import outline_lines, outline_passages, section_heading
@@ -194,6 +195,9 @@ class QAPipeline:
 
     def _extract(self, query: str, found: _Found) -> tuple[list[Unit], str]:
         """The chosen answer units, or [] and the reason the evidence does not answer."""
+        facts = self._document_facts(query, found)
+        if facts:
+            return facts, ""
         if found.evidence.refuse:
             return [], found.evidence.reason
         chosen = self.extractive.select(query, found.units)
@@ -205,6 +209,17 @@ class QAPipeline:
         if unexplained:
             return [], f"资料中没有解释{'、'.join(unexplained)}"
         return chosen, ""
+
+    def _document_facts(self, query: str, found: _Found) -> list[Unit]:
+        """For a question about a document's identity (文号, issuers, date, authors) that
+        names one document, the labelled lines of that document's 文档信息 passage."""
+        asked = asked_facts(query)
+        if not asked:
+            return []
+        info = [i for i, p in enumerate(found.candidates) if p.section == INFO_HEADING]
+        named = {p.doc_id for p in found.passages[:1]}
+        info = [i for i in info if found.candidates[i].doc_id in named]
+        return [u for u in found.units if u.passage in info and fact_label(u.text) in asked]
 
     def _missing_types(self, query: str, found: _Found, units: list[Unit]) -> list[str]:
         return missing_types(

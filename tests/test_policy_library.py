@@ -256,3 +256,39 @@ def test_stats_and_library_list_document_metadata(library) -> None:
     assert rows["临江市公共数据条例"]["completeness_note"].startswith("部分缺失：")
     assert rows["临江市人民政府关于推进城市数字孪生建设的通知"]["doc_number"] == "临政发〔2024〕7号"
     json.dumps(stats, ensure_ascii=False)
+
+
+# ----- questions about a document itself -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("《“十四五”数字经济发展规划》是以什么文号印发的？", ["文号", "发文机关"]),
+        ("“数据二十条”是以哪两个机关的名义发布的？", ["发文机关"]),
+        ("文件标注的落款日期是哪天？", ["日期"]),
+        ("这篇论文的作者是谁？", ["作者"]),
+        ("论文的作者团队来自哪个研究机构？", []),  # the affiliation is in the text
+        ("公共数据开放平台由哪个部门建设？", []),  # about the content, not the document
+    ],
+)
+def test_which_identity_facts_a_question_asks(question: str, asked: list[str]) -> None:
+    from rag.docinfo import asked_facts
+
+    assert asked_facts(question) == asked
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("《临江市公共数据条例》是由哪个机关发布的？", "临江市人民代表大会常务委员会"),
+        (
+            "《关于深化智慧城市发展 推进城市全域数字化转型的指导意见》的文号是什么？",
+            "发改数据〔2024〕660号",
+        ),
+    ],
+)
+def test_identity_questions_are_answered_from_the_document_information(
+    library, question: str, expected: str
+) -> None:
+    answer = library.ask(question)
+    assert not answer.refused and expected in answer.text, answer.text
+    assert answer.citations[0].section == "文档信息" and answer.faithfulness == 1.0

@@ -1,0 +1,52 @@
+"""The "文档信息" passage: a document's identity facts, one labelled line each.
+
+Written at ingest from a document's header (``ingest.metadata``), read when a question asks
+for one of those facts ("以什么文号印发的", "哪几个部门印发的", "落款日期是哪天"): the answer is
+the labelled line, cited like any passage. Below both ingest and rag.
+"""
+
+from __future__ import annotations
+
+import re
+
+INFO_HEADING = "文档信息"
+NUMBER, ISSUERS, AUTHORS, JOURNAL, DATE, TYPE, CITATION = (
+    "文号",
+    "发文机关",
+    "作者",
+    "期刊",
+    "日期",
+    "文件类型",
+    "引用格式",
+)
+
+# What a question about a document's identity asks for, by the way Chinese asks it.
+_ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (NUMBER, re.compile(r"文号|发文字号|第几号|什么号|几号文")),
+    (
+        ISSUERS,
+        re.compile(
+            r"(?:哪|什么|谁)[^，。？?]{0,8}(?:印发|发布|发文|制定|出台|联合)"
+            r"|(?:印发|发布|发文)(?:机关|部门|单位|机构)|以[^，。？?]{0,4}名义"
+        ),
+    ),
+    (
+        DATE,
+        re.compile(
+            r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}(?:印发|发布|通过|成文|出台)"
+            r"|(?:印发|发布|通过|成文|落款|标注)[^，。？?]{0,6}(?:日期|时间|哪天|哪一天)"
+        ),
+    ),
+    # "作者是谁", not "作者来自哪个机构": the affiliation is in the text, not in the header.
+    (AUTHORS, re.compile(r"作者(?:是谁|有谁|有哪些|都有谁|叫什么|是哪几位)|谁写的|哪几位作者")),
+)
+
+
+def asked_facts(question: str) -> list[str]:
+    """The identity facts (labels) a question asks for, in the order of ``_ASKS``."""
+    return [label for label, pattern in _ASKS if pattern.search(question)]
+
+
+def fact_label(line: str) -> str:
+    """The label of a 文档信息 line ("文号：国发〔2021〕29号" -> 文号)."""
+    return line.split("：", 1)[0] if "：" in line else ""
