@@ -139,9 +139,12 @@ class ExtractiveAnswerer:
         for p_index, passage in enumerate(passages):
             pairs, vectors = self.units(passage)
             sims = vectors @ query if len(pairs) else np.zeros(0)
+            where = _squeeze(passage.context)
             for position, ((text, lead), sim, vec) in enumerate(
                 zip(pairs, sims, vectors, strict=True)
             ):
+                if len(_squeeze(text)) >= 2 and _squeeze(text) in where:
+                    continue  # a line restating the title or heading says nothing of its own
                 # Heading and paragraph lead are the sentence's context ("3.3 数据要素驱动路径").
                 lexical = coverage(weights, f"{passage.context}\n{lead}\n{text}")
                 score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
@@ -273,3 +276,8 @@ def _dedupe_and_budget(units: list[Unit]) -> list[Unit]:
         kept.append(unit)
         total += len(unit.text)
     return kept
+
+
+def _squeeze(text: str) -> str:
+    """Text without spaces and punctuation, for comparing a line with a title."""
+    return re.sub(r"[\s\W_]+", "", text)
