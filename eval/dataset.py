@@ -8,6 +8,7 @@ The schema is documented in ``eval/README.md``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -124,6 +125,45 @@ def load_runnable(
     )
 
 
+_texts: dict[Path, str] = {}
+
+
+def resolve_references(obj: dict[str, Any], folder: Path | None, where: str) -> dict[str, Any]:
+    """Evidence and key points of regulation items are stored as references into the
+    regulation files ({"file", "at", "len", "sha1"}), not as quotations: the third-party texts
+    are never copied into the repository. Resolve them against ``folder``; without it they
+    become placeholders (such items are skipped)."""
+
+    def text(ref: Any) -> str:
+        if not isinstance(ref, dict):
+            return str(ref)
+        name, at, length = ref.get("file"), ref.get("at"), ref.get("len")
+        if folder is None:
+            return f"⟨{name}@{at}⟩"
+        path = folder / str(name)
+        try:
+            body = _texts.setdefault(path, path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DatasetError(f"{where}：无法读取 {path}（{exc}）") from exc
+        span = body[int(at) : int(at) + int(length)]
+        if hashlib.sha1(span.encode()).hexdigest()[: len(str(ref.get("sha1", "")))] != ref.get(
+            "sha1"
+        ):
+            raise DatasetError(
+                f"{where}：{name} 第 {at} 字起的原文与题目记录的不符（文件已改动？）"
+            )
+        return span
+
+    out = dict(obj)
+    if isinstance(obj.get("gold_evidence"), list):
+        out["gold_evidence"] = [text(g) for g in obj["gold_evidence"]]
+    if isinstance(obj.get("key_points"), list):
+        out["key_points"] = [
+            "|".join(text(a) for a in k) if isinstance(k, list) else k for k in obj["key_points"]
+        ]
+    return out
+
+
 def load_dataset(
     path: Path = DEFAULT_DATASET,
     corpus_dir: Path | None = None,
@@ -153,7 +193,9 @@ def load_dataset(
             raise DatasetError(f"{path.name} 第 {lineno} 行不是合法 JSON：{exc.msg}") from exc
         if not isinstance(obj, dict):
             raise DatasetError(f"{path.name} 第 {lineno} 行应为 JSON 对象")
-        raw.append((lineno, obj))
+        raw.append(
+            (lineno, resolve_references(obj, regulations_dir, f"{path.name} 第 {lineno} 行"))
+        )
     if not raw:
         raise DatasetError(f"评测集 {path} 为空")
     extra = (regulations_dir,) if regulations_dir is not None else ()
