@@ -241,6 +241,30 @@ def test_a_count_must_stand_next_to_what_is_counted() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "sentence", "counted"),
+    [
+        (  # a national policy: the numeral opens a long noun phrase whose head it counts
+            "到2026年底要打造多少个典型应用场景？",
+            "打造300个以上示范性强、显示度高、带动性广的典型应用场景。",
+            "场景",
+        ),
+        (  # a regulation's fine tiers
+            "违规交易数据最高罚多少万元？",
+            "处五万元以上五十万元以下罚款，情节严重的处五十万元以上五百万元以下罚款。",
+            "罚款",
+        ),
+    ],
+)
+def test_a_counted_noun_may_close_a_long_noun_phrase(question, sentence, counted) -> None:
+    from rag.answer_type import missing_types
+
+    assert missing_types(question, [sentence], _pos_cut, (), [counted]) == []
+    # ... but not in another clause: the number there counts something else.
+    other = f"建设2个平台，{sentence.split('，')[0].strip('。')[-6:]}有关{counted}。"
+    assert missing_types(question, [other], _pos_cut, (), [counted]) == ["数量"]
+
+
+@pytest.mark.parametrize(
     ("question", "items"),
     [
         ("“6123”总体架构中的“6”指什么？", ["“6”"]),
