@@ -107,7 +107,7 @@ def _run_in_item(line: str) -> Heading | None:
     return Heading(_ORDINAL_LEVELS[marker[-1] if marker[-1] == "、" else "）"], marker + title)
 
 
-def _is_ordinal(heading: Heading, line: str) -> bool:
+def _is_ordinal(line: str) -> bool:
     return _RUN_IN_ITEM.match(line) is not None and not _MD_HEADING.match(line)
 
 
@@ -173,7 +173,7 @@ def parse_sections(text: str, doc_title: str = "") -> list[Section]:
             continue
         heading = detect_heading(stripped)
         in_article = bool(stack) and stack[-1].level == ARTICLE_LEVEL and "条" in stack[-1].title
-        if heading is not None and in_article and _is_ordinal(heading, stripped):
+        if heading is not None and in_article and _is_ordinal(stripped):
             heading = None  # （一）… inside an article is one of its 项
         article = _ARTICLE.match(stripped) if heading is None else None
         run_in = (

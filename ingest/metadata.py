@@ -247,16 +247,14 @@ def from_text(text: str, title: str) -> DocumentMeta:
 
 
 def _signature_names(tail: list[str]) -> list[str]:
-    """The short name lines standing right above a bare date line at the end."""
-    for i in range(len(tail) - 1, -1, -1):
-        if find_date(tail[i]) and len(tail[i]) <= 16:
-            names = []
-            for line in reversed(tail[:i]):
-                if len(line) > 25 or re.search(r"[。；，,：:！？、（）()《》#]", line):
-                    break
-                names.insert(0, line)
-            return names
-    return []
+    """The name lines of the last signature block (the chunker's reading of it)."""
+    from ingest.chunker import signature_lines
+
+    blocks = signature_lines(tail)
+    if not blocks:
+        return []
+    start = max(blocks)
+    return [line for line in tail[start : blocks[start]] if line.strip()]
 
 
 _TITLE_ISSUER = re.compile(r"^(.{2,40}?)关于.{2,}的(?:通知|意见|决定|通告|公告|批复|函|报告)")
