@@ -125,14 +125,15 @@ def load_runnable(
     )
 
 
-_texts: dict[Path, str] = {}
-
-
-def resolve_references(obj: dict[str, Any], folder: Path | None, where: str) -> dict[str, Any]:
+def resolve_references(
+    obj: dict[str, Any], folder: Path | None, where: str, texts: dict[Path, str] | None = None
+) -> dict[str, Any]:
     """Evidence and key points of regulation items are stored as references into the
     regulation files ({"file", "at", "len", "sha1"}), not as quotations: the third-party texts
     are never copied into the repository. Resolve them against ``folder``; without it they
-    become placeholders (such items are skipped)."""
+    become placeholders (such items are skipped). ``texts`` caches file contents across the
+    items of one dataset."""
+    texts = {} if texts is None else texts
 
     def text(ref: Any) -> str:
         if not isinstance(ref, dict):
@@ -142,7 +143,7 @@ def resolve_references(obj: dict[str, Any], folder: Path | None, where: str) -> 
             return f"⟨{name}@{at}⟩"
         path = folder / str(name)
         try:
-            body = _texts.setdefault(path, path.read_text(encoding="utf-8"))
+            body = texts.get(path) or texts.setdefault(path, path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise DatasetError(f"{where}：无法读取 {path}（{exc}）") from exc
         span = body[int(at) : int(at) + int(length)]
@@ -184,6 +185,7 @@ def load_dataset(
     except OSError as exc:
         raise DatasetError(f"无法读取评测集 {path}：{exc}") from exc
     raw: list[tuple[int, dict[str, Any]]] = []
+    regulation_texts: dict[Path, str] = {}
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -194,7 +196,12 @@ def load_dataset(
         if not isinstance(obj, dict):
             raise DatasetError(f"{path.name} 第 {lineno} 行应为 JSON 对象")
         raw.append(
-            (lineno, resolve_references(obj, regulations_dir, f"{path.name} 第 {lineno} 行"))
+            (
+                lineno,
+                resolve_references(
+                    obj, regulations_dir, f"{path.name} 第 {lineno} 行", regulation_texts
+                ),
+            )
         )
     if not raw:
         raise DatasetError(f"评测集 {path} 为空")

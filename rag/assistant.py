@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.catalog import DocRecord
-from rag.docref import referenced_documents
+from rag.docref import names_number, referenced_documents
 from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
@@ -282,13 +282,8 @@ class Assistant:
         for d in docs:
             if wanted in (d.doc_id, d.source, d.title, d.doc_number):
                 return d.doc_id
-        number = re.search(r"(\d+)\s*号", wanted)
         partial = [
-            d
-            for d in docs
-            if wanted in d.title
-            or wanted in d.source
-            or (number and d.doc_number and d.doc_number.endswith(f"{number.group(1)}号"))
+            d for d in docs if wanted in d.title or wanted in d.source or names_number(wanted, d)
         ]
         if len(partial) == 1:
             return partial[0].doc_id

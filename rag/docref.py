@@ -43,6 +43,12 @@ def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[s
     return set()
 
 
+def names_number(text: str, document: DocRecord) -> bool:
+    """Whether ``text`` cites the document's 文号, in full or by its number ("660号文")."""
+    number = _NUMBER.search(text)
+    return bool(number and document.doc_number.endswith(f"{number.group(1)}号"))
+
+
 def _by_title(question: str, documents: Sequence[DocRecord]) -> set[str]:
     found: set[str] = set()
     for quoted in _TITLE.findall(question):
