@@ -225,6 +225,7 @@ class _View:
         self.documents: list[DocRecord] | None = None
         self.texts: tuple[list[str], str] | None = None
         self.bm25: BM25Index | None = None
+        self.bm25_saved = False  # whether ``bm25`` is the index saved on disk
         self.sentence_count: int | None = None
 
 
@@ -445,10 +446,19 @@ class IndexStore:
         )
 
     def bm25_current(self) -> bool:
+        """Whether the BM25 index on disk matches this generation (loaded once, then kept)."""
         if self._bm25_dir is None:
             return True  # rebuilt in memory per generation
-        loaded = BM25Index.load(self._bm25_dir)
-        return loaded is not None and set(loaded.ids) == set(self.chunks())
+        return self._saved_bm25() is not None
+
+    def _saved_bm25(self) -> BM25Index | None:
+        """The BM25 index saved for this generation, kept in the view; None when stale."""
+        view = self.view()
+        if view.bm25 is None and self._bm25_dir is not None:
+            loaded = BM25Index.load(self._bm25_dir)
+            if loaded is not None and set(loaded.ids) == set(self.chunks()):
+                view.bm25, view.bm25_saved = loaded, True
+        return view.bm25 if view.bm25_saved else None
 
     def _remove_unowned(self, wanted: set[str]) -> None:
         stored = self.collection.get(include=[])["ids"]
@@ -503,15 +513,13 @@ class IndexStore:
 
     def bm25(self, tokenizer: ChineseTokenizer) -> BM25Index:
         view = self.view()
-        index = view.bm25
+        index = self._saved_bm25() or view.bm25
         if index is None:
+            # Saved by another generation (or lost): rebuild in memory; writers save it.
             chunks = self.chunks()
-            index = BM25Index.load(self._bm25_dir) if self._bm25_dir is not None else None
-            if index is None or set(index.ids) != set(chunks):
-                # Saved by another generation (or lost): rebuild in memory; writers save it.
-                index = BM25Index.build(
-                    list(chunks), [tokenizer.tokenize(c.lexical_text) for c in chunks.values()]
-                )
+            index = BM25Index.build(
+                list(chunks), [tokenizer.tokenize(c.lexical_text) for c in chunks.values()]
+            )
             view.bm25 = index
         return index
 
