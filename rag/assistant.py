@@ -348,7 +348,32 @@ class Assistant:
             "dimensions": {d.name: _count(chunks, d.meta_key) for d in dims},
             "paths": {p.name: _count(chunks, p.meta_key) for p in paths},
             "matrix": matrix,
+            "documents_by_path": self._documents_by_path(chunks),
         }
+
+    def _documents_by_path(self, chunks: Any) -> list[dict[str, Any]]:
+        """Per document: its chunk count per path, untagged chunks and the total, so a planner
+        sees which paths each document speaks to (the map's documents x paths view)."""
+        paths = self.taxonomy.paths
+        rows: dict[str, dict[str, Any]] = {}
+        for doc in self.documents():
+            rows[doc.doc_id] = {
+                "doc_id": doc.doc_id,
+                "title": doc.title,
+                "paths": {p.name: 0 for p in paths},
+                "untagged": 0,
+                "chunks": 0,
+            }
+        for chunk in chunks:
+            row = rows.get(str(chunk.metadata.get("doc_id", "")))
+            if row is None:
+                continue
+            row["chunks"] += 1
+            tagged = [p.name for p in paths if chunk.metadata.get(p.meta_key)]
+            for name in tagged:
+                row["paths"][name] += 1
+            row["untagged"] += not tagged
+        return list(rows.values())
 
 
 def validate_question(question: Any) -> str:

@@ -116,6 +116,13 @@ def test_ask_with_filters(client: Any) -> None:
         assert "技术" in c["dimensions"] and "数字底座驱动" in c["paths"]
     one_doc = client.predict(QUESTION, "全部", "全部", PAPER_TITLE, api_name="/ask")
     assert {c["doc_title"] for c in one_doc["citations"]} == {PAPER_TITLE}
+    # Document properties: 文种 and year pickers reach the same filters as the CLI.
+    args = ("数据要素市场怎么建设？", "全部", "全部", "全部")
+    policies = client.predict(*args, "部门规范性文件", "全部", "全部", api_name="/ask")
+    assert policies["citations"]
+    assert all(c["doc_type"] == "部门规范性文件" for c in policies["citations"])
+    in_2024 = client.predict(*args, "全部", "全部", "2024", api_name="/ask")
+    assert in_2024["citations"] and all(c["date"].startswith("2024") for c in in_2024["citations"])
     alias = ask(client, "数字底座驱动路径包括哪些内容？", "technology", "infrastructure")
     assert [c["section"] for c in alias["citations"]] == [c["section"] for c in data["citations"]]
 
@@ -384,6 +391,48 @@ def test_answer_markdown_export() -> None:
     assert md.startswith("## 问：问题？")
     assert "### 来源" in md and "[1] 《<b>标题</b>》1 背景 · 第 3 页" in md
     assert "  > <img src=x onerror=alert(1)>是" in md  # plain text for copying, not rendered
+
+
+def test_document_path_rows_count_each_document_and_its_untagged_chunks() -> None:
+    stats = {
+        "paths": {"数据要素驱动": 4, "数字生活驱动": 1},
+        "documents_by_path": [
+            {
+                "doc_id": "a",
+                "title": "甲条例",
+                "paths": {"数据要素驱动": 3, "数字生活驱动": 0},
+                "untagged": 2,
+                "chunks": 5,
+            },
+            {
+                "doc_id": "b",
+                "title": "乙意见",
+                "paths": {"数据要素驱动": 1, "数字生活驱动": 1},
+                "untagged": 0,
+                "chunks": 1,
+            },
+        ],
+    }
+    headers, rows = render.document_path_rows(stats)
+    assert headers == ["文档 \\ 路径", "数据要素驱动", "数字生活驱动", "未标注", "合计"]
+    assert rows == [["甲条例", 3, 0, 2, 5], ["乙意见", 1, 1, 0, 1]]
+    assert render.document_path_frame({"paths": {}, "documents_by_path": []}).empty
+
+
+def test_library_facets_offer_the_libraries_own_values() -> None:
+    from types import SimpleNamespace
+
+    from ui.app import library_facets
+
+    docs = [
+        SimpleNamespace(doc_type="地方性法规", issuers=("上海市人大常委会",), date="2021-11-25"),
+        SimpleNamespace(doc_type="规范性文件", issuers=("国家数据局", "财政部"), date="2024-05-01"),
+        SimpleNamespace(doc_type="", issuers=(), date=""),
+    ]
+    types, issuers, years = library_facets(docs)
+    assert types == ["全部", "地方性法规", "规范性文件"]
+    assert issuers == ["全部", "上海市人大常委会", "国家数据局", "财政部"]
+    assert years == ["全部", "2024", "2021"]
 
 
 def test_matrix_rows_with_totals() -> None:

@@ -171,6 +171,15 @@ def test_knowledge_map_cell_lists_passages(page: Any) -> None:
     cell = page.locator("#cq-cell")
     assert cell.locator("details").count() >= 1
     assert "城市数字化转型总体架构和实践路径研究" in cell.inner_text()
+    # documents x paths: a row per document; a cell lists that document's passages on that path
+    doc_paths = page.locator("#cq-doc-paths")
+    doc_paths.get_by_text("数据要素驱动", exact=True).first.wait_for()
+    doc_paths.locator("[data-testid='cell-0-0']").click()  # first document's title: all paths
+    page.wait_for_function(
+        "(s) => document.querySelector('#cq-doc-cell').innerText.includes(s)",
+        arg="× 路径：全部",
+    )
+    assert page.locator("#cq-doc-cell details").count() >= 1
 
 
 def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) -> None:

@@ -58,11 +58,33 @@ def user_errors() -> Iterator[None]:
         raise gr.Error(f"内部错误（{type(exc).__name__}），请查看服务端日志。") from exc
 
 
-def _filters(dimension: str | None, path: str | None, doc: str | None) -> dict[str, str | None]:
+def _filters(
+    dimension: str | None,
+    path: str | None,
+    doc: str | None,
+    doc_type: str | None = None,
+    issuer: str | None = None,
+    year: str | None = None,
+) -> dict[str, str | None]:
     def given(value: str | None) -> str | None:
         return value if value and value != ALL else None
 
-    return {"dimension": given(dimension), "path": given(path), "doc": given(doc)}
+    return {
+        "dimension": given(dimension),
+        "path": given(path),
+        "doc": given(doc),
+        "doc_type": given(doc_type),
+        "issuer": given(issuer),
+        "year": given(year),
+    }
+
+
+def library_facets(docs: list[Any]) -> tuple[list[str], list[str], list[str]]:
+    """The values the document-property pickers offer: 文种, 发文机关 and year, from the library."""
+    types = sorted({d.doc_type for d in docs if d.doc_type})
+    issuers = sorted({i for d in docs for i in d.issuers})
+    years = sorted({d.date[:4] for d in docs if d.date[:4].isdigit()}, reverse=True)
+    return [ALL, *types], [ALL, *issuers], [ALL, *years]
 
 
 def _html(value: str = "", elem_id: str | None = None) -> gr.HTML:
@@ -78,18 +100,33 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
     # ----- handlers ----------------------------------------------------------------------
     def ask_api(
-        question: str, dimension: str = ALL, path: str = ALL, doc: str = ALL
+        question: str,
+        dimension: str = ALL,
+        path: str = ALL,
+        doc: str = ALL,
+        doc_type: str = ALL,
+        issuer: str = ALL,
+        year: str = ALL,
     ) -> dict[str, Any]:
         """Answer a question with verified citations (the JSON schema of `cityqa ask --json`).
-        dimension / path / doc: "全部" or a name (技术, 数字治理驱动, a document title or id)."""
+        dimension / path / doc: "全部" or a name (技术, 数字治理驱动, a document title or id);
+        doc_type / issuer / year: "全部" or a document property (地方性法规, 国家数据局, 2024)."""
         with user_errors():
-            return service.ask(question, **_filters(dimension, path, doc)).to_dict()
+            filters = _filters(dimension, path, doc, doc_type, issuer, year)
+            return service.ask(question, **filters).to_dict()
 
     def doc_choices() -> list[tuple[str, str]]:
         return [(ALL, ALL), *((f"{d.title}（{d.source}）", d.doc_id) for d in service.documents())]
 
     def respond(
-        message: str, session: dict[str, Any], dimension: str, path: str, doc: str
+        message: str,
+        session: dict[str, Any],
+        dimension: str,
+        path: str,
+        doc: str,
+        doc_type: str = ALL,
+        issuer: str = ALL,
+        year: str = ALL,
     ) -> Iterator[tuple[Any, ...]]:
         keep = gr.update()
         with user_errors():
@@ -100,7 +137,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             partial = ""
             answer = None
             for event in service.stream(
-                question, session["history"], **_filters(dimension, path, doc)
+                question,
+                session["history"],
+                **_filters(dimension, path, doc, doc_type, issuer, year),
             ):
                 if event.kind == "delta":
                     partial += event.text
@@ -152,6 +191,24 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     def matrix_value() -> Any:
         return render.matrix_frame(service.stats())
 
+    def doc_paths_value() -> Any:
+        return render.document_path_frame(service.stats())
+
+    def doc_path_passages(doc_id: str, path: str) -> str:
+        with user_errors():
+            found = service.passages(**_filters(None, path, doc_id), limit=50)
+        title = next((d.title for d in service.documents() if d.doc_id == doc_id), doc_id)
+        heading = f"《{title}》 × 路径：{path or ALL}（前 {len(found)} 个片段）"
+        return render.passages_html(found, heading)
+
+    def pick_doc_cell(evt: gr.SelectData) -> str:
+        row, col = evt.index
+        rows = service.stats().get("documents_by_path", [])
+        if row >= len(rows):
+            return ""
+        path = paths[1:][col - 1] if 1 <= col < len(paths) else ALL
+        return doc_path_passages(rows[row]["doc_id"], path)
+
     def cell_passages(dimension: str, path: str) -> str:
         with user_errors():
             found = service.passages(**_filters(dimension, path, None), limit=50)
@@ -166,12 +223,18 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
     def refresh() -> tuple[Any, ...]:
         choices = doc_choices()
+        library = service.documents()
+        types, issuers, years = library_facets(library)
         return (
-            gr.update(value=render.document_rows(service.documents())),
+            gr.update(value=render.document_rows(library)),
             gr.update(choices=choices),
             gr.update(choices=choices[1:], value=None),
             matrix_value(),
             None,  # clears the upload box
+            gr.update(choices=types),
+            gr.update(choices=issuers),
+            gr.update(choices=years),
+            doc_paths_value(),
         )
 
     def upload(
@@ -226,6 +289,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         f_doc = gr.Dropdown(
                             doc_choices(), value=ALL, label="文档", allow_custom_value=True
                         )
+                    types, issuers, years = library_facets(service.documents())
+                    with gr.Row():
+                        f_type = gr.Dropdown(types, value=ALL, label="文种")
+                        f_issuer = gr.Dropdown(issuers, value=ALL, label="发文机关")
+                        f_year = gr.Dropdown(years, value=ALL, label="年份")
                     gr.Examples(EXAMPLES, inputs=question, label="示例问题")
                     clear_btn = gr.Button("清空对话", variant="secondary")
                     with gr.Accordion("导出本次回答（Markdown，可复制或下载）", open=False):
@@ -254,6 +322,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     m_dim = gr.Dropdown(dims, value=ALL, label="维度")
                     m_path = gr.Dropdown(paths, value=ALL, label="路径")
                 cell = _html(elem_id="cq-cell")
+                gr.Markdown("“文档 × 路径”片段数：每份文档讲到哪些路径。点击单元格查看片段。")
+                doc_paths = gr.Dataframe(
+                    doc_paths_value(),
+                    interactive=False,
+                    label="文档 × 路径 片段数",
+                    wrap=True,
+                    elem_id="cq-doc-paths",
+                )
+                doc_cell = _html(elem_id="cq-doc-cell")
             with gr.Tab("文档库", id="library"):
                 docs = gr.Dataframe(
                     render.document_rows(service.documents()),
@@ -286,7 +363,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         # ----- events ----------------------------------------------------------------------
         chat_outputs = [chatbot, session, question, badge, sources, source_pick, passage, export]
-        chat_inputs = [question, session, f_dim, f_path, f_doc]
+        chat_inputs = [question, session, f_dim, f_path, f_doc, f_type, f_issuer, f_year]
         for trigger in (question.submit, send.click):
             trigger(respond, chat_inputs, chat_outputs, api_visibility=HIDDEN)
         source_pick.change(open_source, [source_pick, session], passage, api_visibility=HIDDEN)
@@ -294,7 +371,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         matrix.select(pick_cell, None, [m_dim, m_path, cell], api_visibility=HIDDEN)
         for dd in (m_dim, m_path):
             dd.input(cell_passages, [m_dim, m_path], cell, api_visibility=HIDDEN)
-        refresh_outputs = [docs, f_doc, delete_pick, matrix, files]
+        doc_paths.select(pick_doc_cell, None, doc_cell, api_visibility=HIDDEN)
+        refresh_outputs = [
+            *(docs, f_doc, delete_pick, matrix, files),
+            *(f_type, f_issuer, f_year, doc_paths),
+        ]
         demo.load(refresh, None, refresh_outputs, api_visibility=HIDDEN)
         writes = {"concurrency_limit": 1, "concurrency_id": "library"}
         upload_btn.click(upload, files, upload_report, api_name="upload", **writes).then(

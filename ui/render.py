@@ -245,6 +245,28 @@ def matrix_frame(stats: dict[str, Any]) -> Any:
     return frame.style.background_gradient(cmap="Blues", subset=cells, axis=None, vmin=0)
 
 
+def document_path_rows(stats: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows of the documents x paths table: one row per document."""
+    paths = list(stats["paths"])
+    headers = ["文档 \\ 路径", *paths, "未标注", "合计"]
+    rows = [
+        [r["title"], *(r["paths"][p] for p in paths), r["untagged"], r["chunks"]]
+        for r in stats.get("documents_by_path", [])
+    ]
+    return headers, rows
+
+
+def document_path_frame(stats: dict[str, Any]) -> Any:
+    """Documents x paths as a heatmap, shaded per row: how a document spreads over paths."""
+    import pandas as pd
+
+    headers, rows = document_path_rows(stats)
+    frame = pd.DataFrame(rows, columns=headers)
+    if frame.empty:
+        return frame
+    return frame.style.background_gradient(cmap="Greens", subset=headers[1:-2], axis=1, vmin=0)
+
+
 def passages_html(passages: Sequence[Passage], heading: str) -> str:
     if not passages:
         return f'<div class="cq-meta">{esc(heading)}：没有片段。</div>'
@@ -264,15 +286,31 @@ def document_rows(docs: Sequence[Any]) -> list[list[Any]]:
     return [
         [
             d.title,
+            d.doc_number,
+            d.doc_type,
+            "、".join(d.issuers),
+            d.date,
             d.source,
             d.file_type,
             d.chunks,
             d.pages if d.pages is not None else "",
             d.ingested_at.replace("T", " ")[:19],
-            "；".join(d.warnings),
+            "；".join([*([d.completeness_note] if d.completeness_note else []), *d.warnings]),
         ]
         for d in docs
     ]
 
 
-DOCUMENT_HEADERS = ["标题", "来源", "类型", "片段", "页数", "入库时间", "提示"]
+DOCUMENT_HEADERS = [
+    "标题",
+    "文号",
+    "文种",
+    "发文机关",
+    "日期",
+    "来源",
+    "格式",
+    "片段",
+    "页数",
+    "入库时间",
+    "提示",
+]
