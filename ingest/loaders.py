@@ -140,8 +140,6 @@ def _load_markdown(path: Path, text: str) -> LoadedDocument:
     return LoadedDocument(text=text, title=title, file_type=file_type, metadata=metadata, meta=meta)
 
 
-
-
 def _info_section(meta: DocumentMeta) -> str:
     """The header's identity facts (title, 文号, issuers, authors, date, type) as a passage of
     their own, so "哪几个部门印发的" or "作者是谁" is answered and cited like any other
