@@ -159,6 +159,7 @@ def to_json(run: EvalRun) -> dict[str, Any]:
         "by_type": by_type(run),
         "by_doc_kind": by_doc_kind(run),
         "skipped": run.skipped,
+        "tagging": run.tagging,
         "records": run.records,
     }
 
@@ -318,12 +319,31 @@ def render_html(run: EvalRun) -> str:
     parts.append(f"<tr><td>失败题数</td>{failed}</tr></table>")
     parts.append(f"<img alt='metrics' src='data:image/png;base64,{images['metrics']}'>")
     parts.append(f"<img alt='latency' src='data:image/png;base64,{images['latency']}'>")
-    parts.append(_type_table(run) + _kind_table(run))
+    parts.append(_type_table(run) + _kind_table(run) + _tagging_table(run))
     parts.append(_NOTES)
     for i, config in enumerate(configs):
         parts.append(_failures(config, run.records[config], open_=i == 0))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _tagging_table(run: EvalRun) -> str:
+    """Precision / recall / F1 of the taxonomy tagger per label, against blind labels."""
+    if not run.tagging:
+        return ""
+    t = run.tagging
+    rows = "".join(
+        f"<tr><td>{html.escape(s['label'])}</td><td class='num'>{s['precision']:.3f}</td>"
+        f"<td class='num'>{s['recall']:.3f}</td><td class='num'>{s['f1']:.3f}</td>"
+        f"<td class='num'>{s['support']}</td></tr>"
+        for s in t["labels"]
+    )
+    return (
+        f"<h2>维度/路径标签（{t['passages']} 个人工标注片段）</h2>"
+        "<table><tr><th>标签</th><th>精确率</th><th>召回率</th><th>F1</th><th>正例数</th></tr>"
+        f"{rows}</table><p class='small'>宏平均 F1 {t['macro_f1']:.3f}；"
+        f"5 折交叉验证（校准时不见被测片段）宏平均 F1 {t['cross_validated_macro_f1']:.3f}。</p>"
+    )
 
 
 def _type_table(run: EvalRun) -> str:

@@ -71,6 +71,7 @@ class EvalRun:
     dataset: str = ""
     judged: bool = False
     skipped: dict[str, str] = field(default_factory=dict)  # item id -> why it did not run
+    tagging: dict[str, Any] | None = None  # the taxonomy tagger against blind labels
 
 
 # ----- scoring -------------------------------------------------------------------------------
@@ -346,6 +347,11 @@ def run_cli(args: argparse.Namespace) -> int:
         run = evaluate(items, systems, judge=judge, progress=advance)
     run.dataset = _display_path(dataset_path)
     run.skipped = loaded.skipped
+    if not args.check:
+        from eval.tagging import summary as tagging_summary
+
+        with err.status("核对维度/路径标签…"):
+            run.tagging = tagging_summary()
     out.print(report.comparison_table(run))
     for warning in report.gold_warnings(run):
         err.print(f"[yellow]注意：[/yellow]{warning}", highlight=False)

@@ -23,7 +23,7 @@ from llama_index.core.schema import Document, MetadataMode, TextNode
 
 from ingest.chunker import ChineseStructureSplitter
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_file
-from ingest.tagger import TaxonomyTagger
+from ingest.tagger import DEFAULT_CALIBRATION, TagCalibration, TaxonomyTagger
 from rag.catalog import Catalog, DocRecord
 from rag.errors import storage_errors
 from rag.extractive import split_units
@@ -33,7 +33,7 @@ from rag.settings import Settings
 from rag.store import IndexStore, Repair, SentenceVector, doc_id_for
 from rag.taxonomy import Taxonomy
 
-PIPELINE_VERSION = "6"  # bump when loaders, chunking, tagging or sentence vectors change
+PIPELINE_VERSION = "7"  # bump when loaders, chunking, tagging or sentence vectors change
 # Shorter units (headings, "一是…" stubs) say too little to be matched on their own.
 MIN_SENTENCE_CHARS = 8
 Status = Literal["ingested", "unchanged", "failed", "pruned"]
@@ -261,7 +261,8 @@ class Indexer:
     @property
     def tagger(self) -> TaxonomyTagger:
         if self._tagger is None:
-            self._tagger = TaxonomyTagger(self.taxonomy, self.embed_model)
+            calibration = TagCalibration.load(self.settings.tag_calibration_file)
+            self._tagger = TaxonomyTagger(self.taxonomy, self.embed_model, calibration)
         return self._tagger
 
     def ingest(
@@ -481,8 +482,14 @@ def _pipeline_fingerprint(settings: Settings) -> str:
     taxonomy_bytes = (
         settings.taxonomy_path.read_bytes() if settings.taxonomy_path.is_file() else b""
     )
+    calibration = settings.tag_calibration_file or DEFAULT_CALIBRATION
+    calibration_bytes = calibration.read_bytes() if calibration.is_file() else b""
     key = (
-        f"{PIPELINE_VERSION}:{settings.chunk_min_chars}:{settings.chunk_max_chars}:"
-        f"{settings.chunk_overlap_chars}:"
-    ).encode() + taxonomy_bytes
+        (
+            f"{PIPELINE_VERSION}:{settings.chunk_min_chars}:{settings.chunk_max_chars}:"
+            f"{settings.chunk_overlap_chars}:"
+        ).encode()
+        + taxonomy_bytes
+        + calibration_bytes
+    )
     return hashlib.sha256(key).hexdigest()[:16]

@@ -1,11 +1,19 @@
-"""Multi-label tagging of chunks with the taxonomy's dimensions and paths.
+"""Multi-label tagging of chunks with the taxonomy's dimensions and paths, from evidence.
 
 Evidence, strongest first:
-1. structure: the chunk's section heading names the label ("3.4 数字治理驱动路径",
-   "4.2 管理维度:…") — score 1.0;
-2. lexicon: the label's own keywords from the paper occur in the chunk;
-3. embedding similarity of the chunk to the label's description, relative to the other
-   labels of the same kind (so it ranks, but never decides alone).
+1. structure: a heading on the chunk's section path names the label ("3.4 数字治理驱动路径",
+   "4.2 管理维度:…"): the label is assigned, score 1.0;
+2. lexicon: the label's keywords occur in the chunk or in the headings above it (a heading
+   such as "（三）加强数据基础设施建设" passes its evidence down to the passages under it);
+3. embedding similarity of the chunk to the label's description, centred on the mean
+   similarity to the other labels of the same kind (so a passage close to every label gains
+   nothing).
+
+The two graded signals are mixed with a weight per kind and a label is assigned when its
+score reaches that label's threshold. Weights and thresholds are not hand-set: they are read
+from a calibration file written by ``python -m eval.tagging --calibrate`` from passages
+labelled blind. A chunk without enough evidence stays untagged: a forced label would let
+filters show passages that are not about it.
 """
 
 from __future__ import annotations
@@ -13,19 +21,69 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import TextNode
 
+from rag.errors import ConfigError
 from rag.taxonomy import Kind, Label, Taxonomy
 
-LEX_WEIGHT = 0.65
-EMB_WEIGHT = 0.35
-ASSIGN_AT = 0.5
-# A label of the same kind next to a structural one needs stronger evidence.
-ASSIGN_BESIDE_STRUCTURE_AT = 0.75
+DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "rag" / "calibration" / "tagger.json"
+
+
+@dataclass(frozen=True)
+class TagCalibration:
+    """Mixing weight of the lexicon per kind, the similarity temperature and a threshold
+    per label name (labels without one use ``default_threshold``)."""
+
+    lexicon_weight: dict[str, float] = field(
+        default_factory=lambda: {"dimension": 0.5, "path": 0.5}
+    )
+    temperature: float = 0.05
+    thresholds: dict[str, float] = field(default_factory=dict)
+    default_threshold: float = 0.5
+    # Beside a label its heading names, another label of the same kind must close this share
+    # of the gap between its threshold and 1: the heading already says what the passage is about.
+    beside_structure: float = 0.5
+
+    def threshold(self, label: Label, beside_structure: bool = False) -> float:
+        bar = self.thresholds.get(label.name, self.default_threshold)
+        return bar + (1.0 - bar) * self.beside_structure if beside_structure else bar
+
+    def no_evidence(self, kind: str) -> float:
+        """The score of a passage with no keyword and only average similarity: a threshold
+        at or below it would tag passages that carry no evidence at all."""
+        return (1.0 - self.lexicon_weight.get(kind, 0.5)) * 0.5
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> TagCalibration:
+        path = path or DEFAULT_CALIBRATION
+        try:
+            raw = json.loads(Path(path).read_text("utf-8"))
+            return cls(
+                lexicon_weight={k: float(v) for k, v in raw["lexicon_weight"].items()},
+                temperature=float(raw["temperature"]),
+                thresholds={k: float(v) for k, v in raw["thresholds"].items()},
+                default_threshold=float(raw.get("default_threshold", 0.5)),
+                beside_structure=float(raw.get("beside_structure", 0.5)),
+            )
+        except FileNotFoundError as exc:
+            raise ConfigError(f"找不到标签校准文件 {path}（CITYQA_TAG_CALIBRATION_FILE）") from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"标签校准文件 {path} 格式不对：{exc}") from exc
+
+    def to_json(self) -> str:
+        data = {
+            "lexicon_weight": self.lexicon_weight,
+            "temperature": self.temperature,
+            "thresholds": self.thresholds,
+            "default_threshold": self.default_threshold,
+            "beside_structure": self.beside_structure,
+        }
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 @dataclass(frozen=True)
@@ -35,6 +93,7 @@ class LabelScore:
 
 
 def structural_match(label: Label, section: str) -> bool:
+    """A heading on the chunk's section path names the label (it inherits the heading's)."""
     if label.kind == "path":
         return label.name in section
     return f"{label.name}维度" in section
@@ -52,44 +111,57 @@ def lexicon_score(label: Label, text: str) -> float:
 
 
 class TaxonomyTagger:
-    def __init__(self, taxonomy: Taxonomy, embed_model: BaseEmbedding) -> None:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        embed_model: BaseEmbedding,
+        calibration: TagCalibration | None = None,
+    ) -> None:
         self.taxonomy = taxonomy
+        self.calibration = calibration or TagCalibration.load()
         texts = [_label_text(lb) for lb in taxonomy.all_labels]
         vectors = np.asarray(embed_model.get_text_embedding_batch(texts), dtype=np.float32)
         self._label_vectors = _normalise(vectors)
-        # Some label texts are "hubs" that sit close to almost any passage; subtracting each
-        # label's mean similarity to the other labels removes that bias before ranking.
-        cross = self._label_vectors @ self._label_vectors.T
-        np.fill_diagonal(cross, np.nan)
-        self._label_bias = np.nanmean(cross, axis=1)
 
-    def score(self, text: str, section: str, embedding: Sequence[float]) -> list[LabelScore]:
+    def evidence(
+        self, text: str, section: str, embedding: Sequence[float]
+    ) -> list[tuple[Label, bool, float, float]]:
+        """Per label: structural match, lexicon score and centred similarity (raw signals)."""
         vector = _normalise(np.asarray([embedding], dtype=np.float32))[0]
-        sims = self._label_vectors @ vector - self._label_bias
+        sims = self._label_vectors @ vector
         labels = self.taxonomy.all_labels
-        scores: list[LabelScore] = []
+        out = []
         for kind in ("dimension", "path"):
             idx = [i for i, lb in enumerate(labels) if lb.kind == kind]
-            kind_sims = sims[idx]
-            spread = float(kind_sims.max() - kind_sims.min()) or 1.0
-            for i, sim in zip(idx, kind_sims, strict=True):
+            centre = float(np.mean(sims[idx]))
+            for i in idx:
                 label = labels[i]
-                if structural_match(label, section):
-                    value = 1.0
-                else:
-                    emb_rel = float(sim - kind_sims.min()) / spread
-                    value = LEX_WEIGHT * lexicon_score(label, text) + EMB_WEIGHT * emb_rel
-                scores.append(LabelScore(label, round(value, 3)))
+                lexicon = lexicon_score(label, f"{section}\n{text}")
+                out.append((label, structural_match(label, section), lexicon, sims[i] - centre))
+        return out
+
+    def mix(self, label: Label, lexicon: float, centred: float) -> float:
+        cal = self.calibration
+        weight = cal.lexicon_weight.get(label.kind, 0.5)
+        similarity = 1.0 / (1.0 + math.exp(-float(centred) / cal.temperature))
+        return weight * lexicon + (1.0 - weight) * similarity
+
+    def score(self, text: str, section: str, embedding: Sequence[float]) -> list[LabelScore]:
+        scores = []
+        for label, structural, lexicon, centred in self.evidence(text, section, embedding):
+            value = 1.0 if structural else self.mix(label, lexicon, centred)
+            scores.append(LabelScore(label, round(value, 3)))
         return scores
 
     def assign(self, scores: list[LabelScore], kind: Kind) -> list[LabelScore]:
-        """Labels a chunk carries; every chunk gets at least its best dimension."""
+        """Labels of one kind the evidence supports; none when nothing reaches its threshold."""
         own = [s for s in scores if s.label.kind == kind]
         structural = any(s.score >= 1.0 for s in own)
-        bar = ASSIGN_BESIDE_STRUCTURE_AT if structural else ASSIGN_AT
-        chosen = [s for s in own if s.score >= 1.0 or s.score >= bar]
-        if not chosen and kind == "dimension" and own:
-            chosen = [max(own, key=lambda s: s.score)]
+        chosen = [
+            s
+            for s in own
+            if s.score >= 1.0 or s.score >= self.calibration.threshold(s.label, structural)
+        ]
         return sorted(chosen, key=lambda s: -s.score)
 
     def tag(self, node: TextNode, embedding: Sequence[float]) -> None:

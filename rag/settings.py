@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         default=False, description="允许 sentence-transformers 从 Hugging Face 下载模型"
     )
 
+    # Tagging: weights and thresholds fitted by `python -m eval.tagging --calibrate`.
+    tag_calibration_file: Path | None = Field(
+        default=None, description="标签校准文件；默认随产品提供的 rag/calibration/tagger.json"
+    )
+
     # Chunking (characters).
     chunk_min_chars: int = Field(default=150, ge=20)
     chunk_max_chars: int = Field(default=500, ge=50)

@@ -76,22 +76,22 @@ def test_tag_scores_are_json_for_every_label(paper_chunks) -> None:
         assert all(isinstance(v, float | int) and 0.0 <= v <= 1.0 for v in scores.values())
 
 
-def test_every_chunk_has_a_dimension_and_flags_match_names(paper_chunks) -> None:
+def test_flags_match_names(paper_chunks) -> None:
     for chunk in paper_chunks:
         meta = chunk.metadata
         dims = _names(meta["dimensions"])
-        assert dims, f"chunk without dimension: {chunk.text[:30]}"
         assert dims == {n for n, a in DIMENSIONS.items() if meta[f"dim_{a}"] is True}
         assert _names(meta["paths"]) == {n for n, a in PATHS.items() if meta[f"path_{a}"] is True}
 
 
 def test_tags_are_selective(paper_chunks) -> None:
-    """Not everything is tagged with everything: the author bios carry no path."""
-    bios = [c for c in paper_chunks if c.metadata["section"] == "作者简介"]
-    assert bios and all(c.metadata["paths"] == "" for c in bios)
+    """Not everything is tagged with everything, and some chunks carry no path at all."""
+    assert any(c.metadata["paths"] == "" for c in paper_chunks)
     for alias in PATHS.values():
         tagged = sum(1 for c in paper_chunks if c.metadata[f"path_{alias}"])
-        assert 0 < tagged < len(paper_chunks) / 2, alias
+        # Graded evidence is calibrated on policy passages; the paper's long sections mention
+        # several paths in passing, so the bound here is only "not every chunk".
+        assert 0 < tagged < len(paper_chunks), alias
 
 
 # ----- on hand-made passages ------------------------------------------------------------------
@@ -130,9 +130,10 @@ def test_keywords_tag_a_passage_outside_the_path_sections(tagger, embedder) -> N
     assert "数字治理驱动" in _names(node.metadata["paths"])
 
 
-def test_unrelated_passage_gets_one_dimension_and_no_path(tagger, embedder) -> None:
+def test_a_passage_without_evidence_stays_untagged(tagger, embedder) -> None:
+    """No forced label: a filter on a dimension must not show passages that are not about it."""
     node = _tag(tagger, embedder, "今天天气晴朗，我们去公园散步。", "")
-    assert len(_names(node.metadata["dimensions"])) == 1
+    assert node.metadata["dimensions"] == ""
     assert node.metadata["paths"] == ""
     assert not any(node.metadata[f"path_{a}"] for a in PATHS.values())
 
@@ -153,3 +154,58 @@ def test_tags_are_not_embedded_or_shown_to_the_llm(tagger, embedder) -> None:
         content = node.get_content(metadata_mode=mode)
         assert "tag_scores" not in content and "path_governance" not in content
     assert "3.4 数字治理驱动路径" in node.get_content(metadata_mode=MetadataMode.EMBED)
+
+
+def test_calibration_file_round_trips_and_bad_files_name_themselves(tmp_path) -> None:
+    from ingest.tagger import TagCalibration
+    from rag.errors import ConfigError
+
+    shipped = TagCalibration.load()
+    assert set(shipped.thresholds) == set(DIMENSIONS) | set(PATHS)
+    copy = tmp_path / "tagger.json"
+    copy.write_text(shipped.to_json(), "utf-8")
+    assert TagCalibration.load(copy) == shipped
+    copy.write_text('{"lexicon_weight": {}}', "utf-8")
+    with pytest.raises(ConfigError, match="tagger.json"):
+        TagCalibration.load(copy)
+
+
+def test_fitted_thresholds_stay_above_the_no_evidence_score() -> None:
+    """The calibration never buys recall by tagging passages that carry no evidence."""
+    from ingest.tagger import TagCalibration
+
+    shipped = TagCalibration.load()
+    kinds = {**dict.fromkeys(DIMENSIONS, "dimension"), **dict.fromkeys(PATHS, "path")}
+    for name, bar in shipped.thresholds.items():
+        assert bar > shipped.no_evidence(kinds[name]), name
+
+
+def test_tagging_policy_and_regulation_passages(tagger, embedder) -> None:
+    """Two kinds of document the taxonomy was not written from: a national policy item and a
+    local regulation's article are tagged from their content."""
+    policy = _tag(
+        tagger,
+        embedder,
+        "建立公共数据资源登记制度，推进公共数据授权运营，培育数据交易市场，促进数据流通和交易。",
+        "二、重点任务 > （三）培育数据要素市场",
+    )
+    assert "数据要素驱动" in _names(policy.metadata["paths"])
+    article = _tag(
+        tagger,
+        embedder,
+        "本市推进“一网通办”“一网统管”建设，依托城市运行管理平台提升城市治理能力。",
+        "第三章 数字政府 > 第二十条",
+    )
+    assert "数字治理驱动" in _names(article.metadata["paths"])
+
+
+def test_tagger_against_blind_labels_keeps_its_measured_level() -> None:
+    """The eval report's tagging table, on the 90 passages labelled blind: a change that loses
+    evidence (or tags everything) shows up here. Measured 0.69 shipped / 0.59 cross-validated."""
+    from eval.tagging import summary
+
+    result = summary()
+    assert result["passages"] >= 80
+    assert result["macro_f1"] >= 0.65
+    assert result["cross_validated_macro_f1"] >= 0.55
+    assert {s["label"] for s in result["labels"]} == set(DIMENSIONS) | set(PATHS)
