@@ -24,21 +24,38 @@ _UNIT_END = re.compile(r"[。！？!?]+[”’」』）)】\"]*")
 _LIST_QUESTION = re.compile(
     r"哪些|哪几|几个|几大|几类|几项|几方面|几阶段|包括|包含|分别|构成|组成|有哪"
 )
-_ITEM_START = re.compile(
-    r"^(?:[一二三四五六七八九十]是|第[一二三四五六七八九十]|首先|其次|再次|最后|[（(]\d+[)）])"
-)
+# The ways official documents number the items of a list: 一是/第一/首先, （一）/(1), 一、,
+# ①, "1." / "1、" (not "3.5亿"), and the em-dash lines of a list of targets ("——数据要素市场…").
+_ITEM_STYLES = {
+    "shi": r"[一二三四五六七八九十]是",
+    "ordinal": r"第[一二三四五六七八九十]",
+    "sequence": r"首先|其次|再次|最后",
+    "paren_digit": r"[（(]\d{1,2}[)）]",
+    "paren_cn": r"[（(][一二三四五六七八九十]{1,3}[)）]",
+    "cn_comma": r"[一二三四五六七八九十]{1,3}、",
+    "circled": r"[①-⑳]",
+    "digit": r"\d{1,2}[.．、](?!\d)",
+    "dash": r"——",
+}
+_ITEM_START = re.compile("^(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _ITEM_STYLES.items()) + ")")
 _ENUM_INTRO = re.compile(
     r"(?:包含|包括|主要有|分为|如下)[^。]{0,12}(?:方面|内容|环节|层级|部分|阶段|类)?[。：:]$"
 )
 # "提出了三大核心观点。", "主要包含3方面内容：": a sentence whose items follow it.
+# A legal text announces its items with 下列/如下/以下 and a colon ("符合下列条件的，…：").
 _ANNOUNCES_ITEMS = re.compile(
     r"[一二三四五六七八九十两\d]+\s*(?:大|个|项|点|类|条|方面)[\u4e00-\u9fff]{0,8}[。：:]$"
+    r"|(?:下列|如下|以下)[^。]*[：:]$"
 )
 # "这一阶段…", "此种路径…": a sentence that goes on about the one before it.
 _ANAPHOR = re.compile(r"^(?:这一|这些|这个|这种|此种|此外|该|其)")
 # A paragraph that is only a name or a short label, without punctuation or digits.
 _LABEL = re.compile(r"[\u4e00-\u9fffA-Za-z·]{2,8}")
 SHORT_HEADING_CHARS = 40  # an item this short is a heading; its explanation follows it
+# Paragraphs opening with short sentences that begin alike ("坚持创新引领、融合发展。",
+# "坚持应用牵引、数据赋能。") are the items of a list written without numbers.
+PARALLEL_PREFIX_CHARS = 2
+MIN_PARALLEL_ITEMS = 3
 EMBED_WEIGHT = 0.6
 MAX_UNITS = 3
 CLOSE_TO_BEST = 0.85
@@ -46,6 +63,7 @@ OFF_FOCUS_DAMPING = 0.7
 SIBLING_ITEM_SCORE = 0.75  # another item this close to the best one: the list is the answer
 REDUNDANT_SIMILARITY = 0.75  # cosine above which a sentence restates one already chosen
 MAX_ANSWER_CHARS = 700
+MAX_LIST_CHARS = 1500  # a list answer keeps every item; explanations only while this allows
 # Sentence vectors of this many passages stay cached (about 20 KB each with a 512-d embedder).
 CACHED_PASSAGES = 2048
 
@@ -60,6 +78,7 @@ class Unit:
     # (doc, section): an enumeration may continue in the next chunk of the same section
     group: tuple[str, str] = ("", "")
     order: tuple[int, int] = (0, 0)  # (chunk start, position): reading order across chunks
+    opens_paragraph: bool = False
 
     def __hash__(self) -> int:
         return hash((self.passage, self.position))
@@ -156,7 +175,9 @@ class ExtractiveAnswerer:
                     score *= OFF_FOCUS_DAMPING
                 group = (passage.doc_id, passage.section)
                 order = (int(passage.metadata.get("char_start", 0)), position)
-                scored.append(Unit(text, p_index, position, score, vec, group, order))
+                unit = Unit(text, p_index, position, score, vec, group, order)
+                unit.opens_paragraph = not lead
+                scored.append(unit)
         return scored
 
     def select(self, question: str, units: list[Unit]) -> list[Unit]:
@@ -174,7 +195,12 @@ class ExtractiveAnswerer:
         if is_list_question(question):
             enumeration = _relevant_enumeration(best, units)
             if enumeration:
-                chosen = [best, *enumeration]
+                listed = [best, *enumeration]
+                # Every item first; explanations of short items only as the budget allows.
+                items = _dedupe_and_budget(_reading_order(listed), MAX_LIST_CHARS)
+                room = MAX_LIST_CHARS - sum(len(u.text) for u in items)
+                extra = _dedupe_and_budget(_continuations(items, units), room, strict=True)
+                return _reading_order(_unique([*items, *extra]))
         chosen = chosen + _continuations(chosen, units)
         return _dedupe_and_budget(_reading_order(chosen))
 
@@ -190,15 +216,57 @@ def _continuations(chosen: list[Unit], units: list[Unit]) -> list[Unit]:
         after = siblings[siblings.index(unit) + 1 :] if unit in siblings else []
         if not after:
             continue
+        items = _items(siblings)
         if _ANNOUNCES_ITEMS.search(unit.text) and _ITEM_START.match(after[0].text):
-            added += [u for u in after if _ITEM_START.match(u.text)]
+            style = _item_style(after[0])
+            added += [u for u in after if _item_style(u) == style]
         elif (
             len(unit.text) <= SHORT_HEADING_CHARS
+            and after[0] not in items
             and not _ITEM_START.match(after[0].text)
-            and (_ITEM_START.match(unit.text) or _ANAPHOR.match(after[0].text))
+            and (unit in items or _ANAPHOR.match(after[0].text))
         ):
             added.append(after[0])
     return added
+
+
+def _items(siblings: list[Unit]) -> list[Unit]:
+    """The list items among the units of one section, in reading order: numbered units, or
+    else the short opening sentences of paragraphs that begin alike (an unnumbered list)."""
+    by_style: dict[str, list[Unit]] = {}
+    for u in siblings:
+        style = _item_style(u)
+        if style:
+            by_style.setdefault(style, []).append(u)
+    # One list numbers its items one way: 第九条's （一）…（四） are its items, 第十条 is not one.
+    numbered = max(by_style.values(), key=len, default=[])
+    if len(numbered) >= 2:
+        return numbered
+    openers = [
+        u
+        for u in siblings
+        if u.opens_paragraph and len(u.text) <= SHORT_HEADING_CHARS and u.text.endswith("。")
+    ]
+    by_prefix: dict[str, list[Unit]] = {}
+    for u in openers:
+        by_prefix.setdefault(u.text[:PARALLEL_PREFIX_CHARS], []).append(u)
+    parallel = max(by_prefix.values(), key=len, default=[])
+    return parallel if len(parallel) >= MIN_PARALLEL_ITEMS else numbered
+
+
+def _item_style(unit: Unit) -> str | None:
+    match = _ITEM_START.match(unit.text)
+    return match.lastgroup if match else None
+
+
+def _unique(units: list[Unit]) -> list[Unit]:
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for u in units:
+        if (u.passage, u.position) not in seen:
+            seen.add((u.passage, u.position))
+            out.append(u)
+    return out
 
 
 def _reading_order(units: list[Unit]) -> list[Unit]:
@@ -233,10 +301,12 @@ def _relevant_enumeration(best: Unit, units: list[Unit]) -> list[Unit]:
       question (scores close to it), otherwise the other items are about something else.
     """
     enumeration = _enumeration(best, units)
-    items = [u for u in enumeration if _ITEM_START.match(u.text)]
+    siblings = sorted((u for u in units if u.group == best.group), key=lambda u: u.order)
+    all_items = _items(siblings)
+    items = [u for u in enumeration if u in all_items]
     if len(items) < 2:
         return []
-    if not _ITEM_START.match(best.text):
+    if best not in all_items:
         return enumeration
     others = [u for u in items if u is not best and u.text != best.text]
     if any(u.score >= best.score * SIBLING_ITEM_SCORE for u in others):
@@ -250,7 +320,7 @@ def _enumeration(unit: Unit, units: list[Unit]) -> list[Unit]:
     Items need not be adjacent: in "一是技术维度… 城市数字底座包含… 二是业务维度…" the
     explanations between items are left out and the items kept."""
     siblings = sorted((u for u in units if u.group == unit.group), key=lambda u: u.order)
-    items = [u for u in siblings if _ITEM_START.match(u.text)]
+    items = _items(siblings)
     if not items:
         return [unit]
     first = siblings.index(items[0])
@@ -262,7 +332,11 @@ def _enumeration(unit: Unit, units: list[Unit]) -> list[Unit]:
     return intro + items
 
 
-def _dedupe_and_budget(units: list[Unit]) -> list[Unit]:
+def _dedupe_and_budget(
+    units: list[Unit], budget: int = MAX_ANSWER_CHARS, strict: bool = False
+) -> list[Unit]:
+    """Units in order without repeats, up to ``budget`` characters (the first unit always,
+    unless ``strict``)."""
     seen: set[str] = set()
     kept: list[Unit] = []
     total = 0
@@ -270,7 +344,7 @@ def _dedupe_and_budget(units: list[Unit]) -> list[Unit]:
         key = "".join(unit.text.split())
         if key in seen:
             continue
-        if kept and total + len(unit.text) > MAX_ANSWER_CHARS:
+        if (kept or strict) and total + len(unit.text) > budget:
             break
         seen.add(key)
         kept.append(unit)

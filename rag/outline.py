@@ -8,6 +8,8 @@ verifier reads together with the passage text.
 
 from __future__ import annotations
 
+import re
+
 from rag.extractive import is_list_question, split_units
 from rag.query import coverage
 from rag.store import ChunkRecord
@@ -33,6 +35,9 @@ def outline_passages(
     a colloquial question's other words need not be in the heading."""
     if not passages or not weights or not is_list_question(question):
         return []
+    quoted = _quoted_heading(question, passages, chunks)
+    if quoted:
+        return quoted
     best_body = max(coverage(weights, p.text) for p in passages[:3])
     for top in passages[:3]:
         parts = top.section.split(" > ")
@@ -46,6 +51,32 @@ def outline_passages(
             children = _first_chunk_per_child(top.doc_id, " > ".join(parts[:-1]), chunks)
             if len(children) >= MIN_CHILDREN:
                 return [Passage(c.id, c.text, c.metadata, score=parent_cov) for c in children]
+    return []
+
+
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{4,40})[”\"」』]")
+
+
+def _quoted_heading(
+    question: str, passages: list[Passage], chunks: dict[str, ChunkRecord]
+) -> list[Passage]:
+    """A list question that quotes a heading of a retrieved document ("“全领域推进城市数字化转型”
+    分了哪几块") asks for that heading's parts: its child sections, when it has at least two.
+
+    Official documents are cited by their headings, so a quoted phrase that is a heading (or
+    most of one, without its number) names the section better than any ranking does."""
+    wanted = [q for q in _QUOTED.findall(question)]
+    if not wanted:
+        return []
+    for passage in passages:
+        parts = passage.section.split(" > ")
+        for depth in range(len(parts), 0, -1):
+            if not any(q in parts[depth - 1] for q in wanted):
+                continue
+            parent = " > ".join(parts[:depth])
+            children = _first_chunk_per_child(passage.doc_id, parent, chunks)
+            if len(children) >= MIN_CHILDREN:
+                return [Passage(c.id, c.text, c.metadata, score=1.0) for c in children]
     return []
 
 
@@ -70,7 +101,9 @@ def outline_lines(passages: list[Passage]) -> list[str]:
     for p in passages:
         units = split_units(p.text)
         heading = section_heading(p)
-        lines.append(f"{heading}：{units[0]}" if units else heading)
+        # "（一）建立城市数字化共性基础。" ends as a sentence; the colon replaces its stop.
+        label = heading.rstrip("。．.；;：:")
+        lines.append(f"{label}：{units[0]}" if units else heading)
     return lines
 
 

@@ -77,3 +77,65 @@ def test_sentence_vector_cache_is_bounded() -> None:
         answerer.units(p)
     assert CountingEmbedder.calls == 3  # the second c0 was a cache hit
     assert list(answerer._cache) == ["c0", "c2"]  # c1 was least recently used
+
+
+def _units_of(text: str, best: str) -> list[Unit]:
+    """Units of one passage, as the answerer splits it; ``best`` scores highest."""
+    from rag.extractive import units_with_leads
+
+    units = []
+    for i, (unit, lead) in enumerate(units_with_leads(text)):
+        u = Unit(unit, 0, i, 0.9 if best in unit else 0.2, None, ("doc", "§"), (0, i))
+        u.opens_paragraph = not lead
+        units.append(u)
+    return units
+
+
+def _select_text(question: str, text: str, best: str) -> list[str]:
+    answerer = ExtractiveAnswerer(embed_model=None)  # type: ignore[arg-type]
+    return [u.text for u in answerer.select(question, _units_of(text, best))]
+
+
+def test_a_legal_article_announcing_its_items_gets_every_item() -> None:
+    """ "符合下列条件的…：" then （一）…（五）: a regulation's list of conditions, whole."""
+    article = (
+        "第九条 申请开放数据，同时符合下列条件的，予以批准：\n（一）申请人已登记；\n"
+        "（二）用途明确；\n（三）具备安全保护能力；\n（四）承诺不转让。\n"
+        "第十条 开放平台由市数据部门建设。"
+    )
+    picked = _select_text("申请开放数据要符合哪些条件？", article, "符合下列条件")
+    assert picked[0].startswith("第九条") and len(picked) == 5
+    assert picked[-1] == "（四）承诺不转让。"
+
+
+def test_unnumbered_parallel_paragraphs_are_a_list() -> None:
+    """A policy's principles, one paragraph each, opening alike ("坚持…。"), are all listed;
+    a paper-style paragraph that only opens the same way once is not."""
+    principles = (
+        "坚持统筹规划、分步实施。先行先试，逐步推广到全市。\n"
+        "坚持需求牵引、应用为先。围绕群众办事的难点推进建设。\n"
+        "坚持安全可控、开放合作。落实数据分类分级保护制度。\n"
+        "坚持改革创新、协同推进。健全跨部门工作机制。"
+    )
+    picked = _select_text("方案确立了哪几条基本原则？", principles, "围绕群众")
+    leads = [p for p in picked if p.startswith("坚持")]
+    assert len(leads) == 4
+    prose = "坚持问题导向。城市大脑建设要从需求出发。\n平台建设应当统一标准。坚持集约建设。"
+    assert _select_text("有哪些要求？", prose, "需求出发") == ["城市大脑建设要从需求出发。"]
+
+
+def test_a_long_list_keeps_every_item_before_explanations() -> None:
+    """Twelve items with long explanations: every item is kept, explanations only while the
+    list budget allows (a list is never cut short for the sake of one item's detail)."""
+    detail = (
+        "具体措施包括加强统筹协调、完善配套政策、强化资金保障、开展评估考核等多个方面的工作内容。"
+        * 2
+    )
+    text = (
+        "重点领域包括以下方面：\n"
+        + "\n".join(f"（{n}）领域{n}建设。{detail}" for n in "一二三四五六七八九十")
+        + "\n（十一）领域十一建设。\n（十二）领域十二建设。"
+    )
+    picked = _select_text("重点领域包括哪些？", text, "重点领域包括")
+    for n in ["一", "五", "十", "十一", "十二"]:
+        assert f"（{n}）领域{n}建设。" in picked

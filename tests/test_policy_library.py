@@ -292,3 +292,41 @@ def test_identity_questions_are_answered_from_the_document_information(
     answer = library.ask(question)
     assert not answer.refused and expected in answer.text, answer.text
     assert answer.citations[0].section == "文档信息" and answer.faithfulness == 1.0
+
+
+# ----- list answers ---------------------------------------------------------------------------
+def test_a_list_question_gets_every_item_of_a_regulation_article(library) -> None:
+    answer = library.ask("临江市的条例把公共数据按开放属性分为哪几类？")
+    assert not answer.refused
+    for item in ("无条件开放类", "有条件开放类", "非开放类"):
+        assert item in answer.text, answer.text
+    assert answer.citations[0].article == "第三条"
+
+
+@pytest.mark.parametrize(
+    ("question", "children"),
+    [
+        # a bundled national policy: the quoted heading's seven numbered tasks
+        (
+            "指导意见里“全领域推进城市数字化转型”分了哪几块任务？",
+            [
+                "（一）建立城市数字化共性基础",
+                "（四）推进城市精准精细治理",
+                "（七）提升城市安全韧性水平",
+            ],
+        ),
+        # a user's notice without a header: its two tasks
+        (
+            "数字孪生通知的“重点任务”包括哪些？",
+            ["（一）夯实数字孪生底座", "（二）拓展孪生应用场景"],
+        ),
+    ],
+)
+def test_a_list_question_quoting_a_heading_lists_its_parts(
+    library, question: str, children: list[str]
+) -> None:
+    answer = library.ask(question)
+    assert not answer.refused, answer.text
+    for child in children:
+        assert child in answer.text, (child, answer.text)
+    assert answer.faithfulness == 1.0

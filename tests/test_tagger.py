@@ -166,7 +166,7 @@ def test_calibration_file_round_trips_and_bad_files_name_themselves(tmp_path) ->
     copy.write_text(shipped.to_json(), "utf-8")
     assert TagCalibration.load(copy) == shipped
     copy.write_text('{"lexicon_weight": {}}', "utf-8")
-    with pytest.raises(ConfigError, match="tagger.json"):
+    with pytest.raises(ConfigError, match=r"tagger\.json"):
         TagCalibration.load(copy)
 
 
