@@ -117,6 +117,8 @@ class Assistant:
             llm_answerer=llm_answerer,
             strict=settings.strict,
             taxonomy=taxonomy,
+            term_similarity=settings.term_similarity,
+            max_reworded_terms=settings.max_reworded_terms,
         )
 
     @classmethod

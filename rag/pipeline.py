@@ -31,6 +31,7 @@ from rag.query import (
 from rag.refusal import Evidence, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
 from rag.taxonomy import Taxonomy
+from rag.termsim import TermSimilarity
 from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
 from rag.verify import MARKER, CitationVerifier, faithfulness
 
@@ -66,6 +67,8 @@ class QAPipeline:
         llm_answerer: Any | None = None,
         strict: bool = False,
         taxonomy: Taxonomy | None = None,
+        term_similarity: float | None = None,
+        max_reworded_terms: int = 1,
     ) -> None:
         self.retriever = retriever
         self.embed_model = embed_model
@@ -75,6 +78,22 @@ class QAPipeline:
         self.llm_answerer = llm_answerer
         self.strict = strict
         self.taxonomy = taxonomy
+        self.term_similarity = term_similarity
+        self.max_reworded_terms = max_reworded_terms
+        self.term_neighbours = TermSimilarity(embed_model, self.analyzer.tokenizer.tokenize)
+
+    def _rewordings(self, terms: list[str], text: str) -> dict[str, str]:
+        """Absent question terms the passages word differently, closer than the floor."""
+        if self.term_similarity is None:
+            return {}
+        floor = self.term_similarity
+        closest = self.term_neighbours.closest(terms, text)
+        near = sorted(
+            ((sim, t, word) for t, (sim, word) in closest.items() if sim >= floor), reverse=True
+        )
+        # A colloquial question rewords a word or two; passages that need many of the
+        # question's terms reworded are about something else.
+        return {t: word for _, t, word in near[: self.max_reworded_terms]}
 
     # ----- public --------------------------------------------------------------------
     def run(self, question: str, query: str, filters: ChunkFilter, top_k: int) -> Answer:
@@ -156,6 +175,7 @@ class QAPipeline:
             missing,
             max((u.score for u in units), default=0.0),
             quantity_focus(query, terms),
+            self._rewordings,
         )
         return _Found(terms, weights, passages, candidates, units, evidence)
 

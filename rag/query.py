@@ -52,7 +52,9 @@ _DEFINED = re.compile(
 _COUNTED = re.compile(
     r"多少(?:个|项|家|座|条|次|倍|种|类|名|位|人|万|亿|元|大)?([\u4e00-\u9fff]{2,3})"
 )
-_COUNTED_STOP = re.compile(r"[的了是在呢吗？?，,。]")
+# The counted noun ends where a particle, a modal verb or a colloquial ending starts
+# ("多少个空间来着", "多少个城市要…", "多少项呀").
+_COUNTED_STOP = re.compile(r"来着|[的了是在呢吗啊呀吧嘛么要能会可？?，,。]")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
 _GENERIC_PLACE = frozenset({"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市"})
@@ -196,7 +198,8 @@ def counted_thing(question: str) -> str:
     match = _COUNTED.search(question)
     if not match:
         return ""
-    thing = _COUNTED_STOP.split(match.group(1))[0]
+    start = match.start(1)
+    thing = _COUNTED_STOP.split(question[start : start + 6])[0][:3]
     return thing if len(thing) >= 2 else ""
 
 

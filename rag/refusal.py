@@ -7,6 +7,7 @@ scoring functions, not of particular questions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.query import coverage
@@ -32,6 +33,12 @@ class Evidence:
     top_score: float = 0.0
     best_sentence: float = 0.0
     missing_terms: list[str] = field(default_factory=list)
+    # Question terms the passages word differently ("收钱" -> "收费"), with their wording.
+    reworded: dict[str, str] = field(default_factory=dict)
+
+
+# (question terms not in the passages, passages' text) -> {term: passage word wording it}
+Rewordings = Callable[[list[str], str], dict[str, str]]
 
 
 def assess(
@@ -40,18 +47,28 @@ def assess(
     missing_terms: list[str],
     best_sentence: float,
     focus: str | None = None,
+    rewordings: Rewordings | None = None,
 ) -> Evidence:
     if not passages:
         return Evidence(True, "没有检索到任何片段")
     top = passages[:EVIDENCE_PASSAGES]
     joined = "\n".join(f"{p.context}\n{p.text}" for p in top)
     cov = coverage(weights, joined)
+    reworded: dict[str, str] = {}
+    if cov < MIN_COVERAGE and rewordings is not None:
+        # Colloquial wording: a term counts when the passages word it in their own way.
+        absent = [t for t in weights if not term_in(t, joined)]
+        reworded = rewordings(absent, joined)
+        total = sum(weights.values())
+        if total > 0:
+            cov += sum(weights[t] for t in reworded) / total
     top_score = max(p.score for p in top)
     facts = {
         "coverage": round(cov, 3),
         "top_score": round(top_score, 3),
         "best_sentence": round(best_sentence, 3),
         "missing_terms": missing_terms,
+        "reworded": reworded,
     }
     if missing_terms:
         return Evidence(True, f"资料中没有出现：{'、'.join(missing_terms)}", **facts)

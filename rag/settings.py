@@ -7,9 +7,10 @@ else ``$CITYQA_HOME/config.toml``, else ``./cityqa.toml`` (the first that exists
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -20,6 +21,18 @@ from pydantic_settings import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
+
+
+def calibrated(name: str) -> Any:
+    """A default fitted by a calibration script (``eval.calibrate_*``), read from
+    ``rag/calibration/answering.json`` when the settings are built."""
+
+    def read() -> Any:
+        data = json.loads((CALIBRATION_DIR / "answering.json").read_text("utf-8"))
+        return data[name]
+
+    return read
 
 
 def default_home() -> Path:
@@ -98,6 +111,15 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 60.0
+
+    # A question term absent from the passages still counts as covered when one of their
+    # words is this close to it in embedding space ("收钱"/"收费"); None turns it off.
+    # Swept by `python -m eval.calibrate_terms`, which writes rag/calibration/answering.json.
+    term_similarity: float | None = Field(
+        default_factory=calibrated("term_similarity"), ge=0.0, le=1.0
+    )
+    # At most this many question terms may count as covered that way.
+    max_reworded_terms: int = Field(default_factory=calibrated("max_reworded_terms"), ge=0)
 
     # Uploads through the UI.
     max_upload_mb: int = Field(default=50, ge=1)

@@ -105,6 +105,14 @@ def embedder() -> UseM3Embedding:
 _shared_tokenizer = functools.lru_cache(maxsize=4)(rag.lexical.build_tokenizer)
 
 
+@pytest.fixture(scope="session")
+def tokenizer() -> rag.lexical.ChineseTokenizer:
+    """The shared jieba tokenizer with the bundled taxonomy's terms."""
+    from rag.taxonomy import Taxonomy
+
+    return _shared_tokenizer(Taxonomy.load(TAXONOMY))
+
+
 def share_models(mp: pytest.MonkeyPatch, embedder: UseM3Embedding) -> None:
     """Make ``Assistant.open`` reuse the session embedder (for use-m3) and tokenizer."""
     real_build = rag.assistant.build_embedder

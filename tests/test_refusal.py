@@ -241,6 +241,23 @@ def test_a_count_must_stand_next_to_what_is_counted() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("到2028年要建成多少个空间来着？", "空间"),  # a colloquial ending closes the noun
+        ("全市有多少家企业呀？", "企业"),
+        ("多少个城市要参加试点？", "城市"),  # so does a modal verb
+        ("平均每个平台开放了多少个数据集？", "数据集"),
+    ],
+)
+def test_the_counted_noun_ends_before_particles_and_modal_verbs(
+    question: str, counted: str
+) -> None:
+    from rag.query import counted_thing
+
+    assert counted_thing(question) == counted
+
+
+@pytest.mark.parametrize(
     ("question", "sentence", "counted"),
     [
         (  # a national policy: the numeral opens a long noun phrase whose head it counts
@@ -280,3 +297,24 @@ def test_quoted_items_whose_meaning_is_asked(question: str, items: list[str]) ->
     from rag.query import defined_items
 
     assert defined_items(question) == items
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "missing"),
+    [
+        # a year dates an event; it is not the count a quantity question asks for (policy)
+        ("2027年要建成几个智慧城市？", "到2027年，形成一批智慧城市。", ["数量"]),
+        ("到2028年要建成多少个空间？", "到2028年，建成100个以上可信数据空间。", []),
+        ("行动计划覆盖哪几年？", "实施期为2024—2026年。", []),  # a period is not asked as a count
+        # a regulation takes effect on a date relative to its publication
+        ("本规定从哪天开始施行？", "本规定自公布之日起施行。", []),
+        ("本条例从哪天开始施行？", "本条例适用于本市行政区域。", ["时间"]),
+        # "哪十几个部门": named bodies, not a role such as 行业主管部门
+        ("是哪十几个部门联合印发的？", "行业主管部门要细化落实行动计划的举措。", ["机构或单位"]),
+        ("是哪十几个部门联合印发的？", "国家数据局、工业和信息化部等十七部门联合印发。", []),
+    ],
+)
+def test_answer_types_in_official_wording(question: str, sentence: str, missing: list[str]) -> None:
+    from rag.answer_type import missing_types
+
+    assert missing_types(question, [sentence], _pos_cut) == missing
