@@ -77,7 +77,10 @@ class EvalRun:
 # ----- scoring -------------------------------------------------------------------------------
 def score_item(item: EvalItem, run: Run, n_relevant: int) -> dict[str, Any]:
     """Every per-item metric of one answer, as JSON-ready data."""
-    cited = {c.n: f"{c.section}\n{c.text}" for c in run.citations}
+    cited = {
+        c.n: (f"《{c.doc_title}》\n" if c.doc_title else "") + f"{c.section}\n{c.text}"
+        for c in run.citations
+    }
     record: dict[str, Any] = {
         "id": item.id,
         "type": item.type,

@@ -32,6 +32,7 @@ class CitedPassage:
     n: int
     section: str
     text: str
+    doc_title: str = ""  # a document's part opens with its title, cited like a heading
 
 
 @dataclass
@@ -99,7 +100,7 @@ class AssistantSystem(System):
         return Run(
             answer=answer.text,
             refused=answer.refused,
-            citations=[CitedPassage(c.n, c.section, c.text) for c in answer.citations],
+            citations=[CitedPassage(c.n, c.section, c.text, c.doc_title) for c in answer.citations],
             retrieved=[p.text for p in passages],
             retrieved_sections=[p.section for p in passages],
             latency_ms=latency,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.catalog import DocRecord
-from rag.docref import names_number, referenced_documents
+from rag.docref import document_groups, names_number, referenced_documents
 from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
@@ -266,7 +266,12 @@ class Assistant:
         answered from that document, unless the caller chose documents already."""
         if filters.doc_ids is not None:
             return filters
-        named = referenced_documents(query, self.store.documents())
+        documents = self.store.documents()
+        groups = document_groups(query, documents)
+        if groups:
+            named = frozenset().union(*groups)
+            return dataclasses.replace(filters, doc_ids=named, doc_groups=tuple(groups))
+        named = referenced_documents(query, documents)
         return dataclasses.replace(filters, doc_ids=frozenset(named)) if named else filters
 
     def _top_k(self, top_k: int | None) -> int:

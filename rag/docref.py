@@ -43,6 +43,38 @@ def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[s
     return set()
 
 
+# A local regulation is named by its place: "上海的数据条例" is 《上海市数据条例》.
+_PLACE = re.compile(r"^([\u4e00-\u9fff]{2,4}?)(?:市|省|自治区|经济特区|特别行政区)")
+
+
+def document_groups(question: str, documents: Sequence[DocRecord]) -> list[frozenset[str]]:
+    """The separate documents a question compares ("《A》和《B》", "上海和深圳的数据条例"), one
+    set of ids per document named, in the order named; [] unless it names two or more.
+
+    Each 《title》 is one group; without titles, each place that begins the titles of the
+    documents the question otherwise points at (by kind: "条例") is one group."""
+    groups: list[tuple[int, frozenset[str]]] = []
+    for match in _TITLE.finditer(question):
+        ids = _by_title(match.group(0), documents)
+        if ids:
+            groups.append((match.start(), frozenset(ids)))
+    if len(groups) < 2:
+        candidates = [d for d in documents if d.doc_id in referenced_documents(question, documents)]
+        by_place: dict[str, set[str]] = {}
+        for d in candidates or documents:
+            place = _PLACE.match(d.title)
+            if place:
+                by_place.setdefault(place.group(1), set()).add(d.doc_id)
+        groups = [
+            (question.find(place), frozenset(ids))
+            for place, ids in by_place.items()
+            if place in question
+        ]
+    ordered = [ids for _, ids in sorted(groups, key=lambda g: g[0])]
+    unique = list(dict.fromkeys(ordered))
+    return unique if len(unique) >= 2 else []
+
+
 def names_number(text: str, document: DocRecord) -> bool:
     """Whether ``text`` cites the document's 文号, in full or by its number ("660号文")."""
     number = _NUMBER.search(text)

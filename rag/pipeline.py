@@ -6,6 +6,7 @@ and only here, from the retrieved passages.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -119,6 +120,8 @@ class QAPipeline:
         outline = outline_passages(query, found.weights, passages, chunks, found.terms.listed)
         questions = split_questions(query) if self.llm_answerer is None else []
         multi = self._several_questions(question, questions, filters, top_k) if questions else None
+        if multi is None and len(filters.doc_groups) >= 2 and self.llm_answerer is None:
+            multi = self._by_document(question, query, filters, top_k)
         if multi is not None:
             answer = multi
             yield StreamEvent("delta", answer.text)
@@ -193,6 +196,23 @@ class QAPipeline:
                 cited += [(u, found.candidates[u.passage]) for u in units]
         return self._compose(question, cited) if cited else None
 
+    def _by_document(
+        self, question: str, query: str, filters: ChunkFilter, top_k: int
+    ) -> Answer | None:
+        """A question comparing documents ("上海和深圳的条例对…有什么不同") is answered for each
+        document from that document's passages, each part under its title; a document that
+        does not answer is left out, and None (answer as usual) when none does."""
+        cited: list[tuple[Unit, Passage]] = []
+        answered = 0
+        for group in filters.doc_groups:
+            one = dataclasses.replace(filters, doc_ids=group, doc_groups=())
+            found = self._retrieve(query, one, top_k)
+            units, reason = self._extract(query, found)
+            if not reason and units:
+                answered += 1
+                cited += [(u, found.candidates[u.passage]) for u in units]
+        return self._compose(question, cited, by_document=True) if answered >= 2 else None
+
     def _extractive(
         self, question: str, query: str, found: _Found, filters: ChunkFilter, top_k: int
     ) -> Answer:
@@ -251,7 +271,9 @@ class QAPipeline:
         )
 
     # ----- building answers ----------------------------------------------------------
-    def _compose(self, question: str, cited: list[tuple[Unit, Passage]]) -> Answer:
+    def _compose(
+        self, question: str, cited: list[tuple[Unit, Passage]], by_document: bool = False
+    ) -> Answer:
         """Each unit followed by its passage's marker, under the heading of its section;
         repeated units appear once.
 
@@ -262,16 +284,25 @@ class QAPipeline:
         parts: list[str] = []
         seen: set[str] = set()
         current = ""
+        document = ""
+        opened = False  # a document's title line was just written
         for unit, passage in cited:
             if unit.text in seen:
                 continue
             seen.add(unit.text)
             n = numbers.setdefault(passage.id, len(numbers) + 1)
             passages[passage.id] = passage
+            title = str(passage.metadata.get("doc_title", ""))
+            if by_document and title != document:
+                # Each document's part under its title, cited like a heading.
+                parts.append(f"\n\n《{title}》[{n}]")
+                document, current, opened = title, "", True
             heading = section_heading(passage)
             if heading and heading != current:
                 parts.append(f"\n【{heading}】[{n}]\n")
-            current = heading
+            elif opened:
+                parts.append("\n")
+            current, opened = heading, False
             parts.append(f"{unit.text}[{n}]")
         citations = [Citation.from_passage(n, passages[pid]) for pid, n in numbers.items()]
         return self._verified(question, LEAD_IN + "".join(parts), citations, "extractive")

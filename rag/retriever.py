@@ -35,6 +35,8 @@ class ChunkFilter:
     dimension: Label | None = None
     path: Label | None = None
     doc_ids: frozenset[str] | None = None
+    # Documents a question compares, answered one by one (see rag.docref.document_groups).
+    doc_groups: tuple[frozenset[str], ...] = ()
 
     @property
     def active(self) -> bool:

@@ -101,8 +101,11 @@ class CitationVerifier:
         unknown = [n for n in numbers if n not in by_n]
         if unknown:
             return SentenceCheck(sentence, numbers, False, 0.0, f"引用编号不存在：{unknown}")
-        # A heading belongs to its passage: "3.4 数字治理驱动路径" supports what it names.
-        passage = "\n".join(f"{by_n[n].section}\n{by_n[n].text}" for n in numbers)
+        # A heading belongs to its passage: "3.4 数字治理驱动路径" supports what it names, and
+        # so does the title of its document (the line above each document's part).
+        passage = "\n".join(
+            f"《{by_n[n].doc_title}》\n{by_n[n].section}\n{by_n[n].text}" for n in numbers
+        )
         compact_claim, compact_passage = _compact(claim), _compact(passage)
         if compact_claim in compact_passage:
             return SentenceCheck(sentence, numbers, True, 1.0, "原文摘录")

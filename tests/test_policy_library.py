@@ -330,3 +330,53 @@ def test_a_list_question_quoting_a_heading_lists_its_parts(
     for child in children:
         assert child in answer.text, (child, answer.text)
     assert answer.faithfulness == 1.0
+
+
+# ----- questions that compare documents ------------------------------------------------------
+def test_a_question_comparing_two_documents_is_answered_document_by_document(library) -> None:
+    answer = library.ask(
+        "《临江市公共数据条例》和《关于深化智慧城市发展推进城市全域数字化转型的指导意见》"
+        "对公共数据开放分别有什么规定？"
+    )
+    assert not answer.refused, answer.text
+    regulation = answer.text.find("《临江市公共数据条例》[")
+    policy = answer.text.find("推进城市全域数字化转型的指导意见》[")
+    assert 0 <= regulation < policy, answer.text
+    titles = {c.doc_title for c in answer.citations}
+    assert "临江市公共数据条例" in titles and len(titles) == 2
+    assert answer.faithfulness == 1.0
+
+
+def test_document_groups_by_title_and_by_place() -> None:
+    from rag.catalog import DocRecord
+    from rag.docref import document_groups
+
+    def doc(doc_id: str, title: str, kind: str = "法规") -> DocRecord:
+        return DocRecord(
+            doc_id=doc_id,
+            source=f"{doc_id}.md",
+            path=f"/docs/{doc_id}.md",
+            title=title,
+            content_hash=doc_id,
+            file_type="md",
+            kind=kind,
+        )
+
+    docs = [
+        doc("sh", "上海市数据条例"),
+        doc("sz", "深圳经济特区数据条例"),
+        doc("bj", "北京市数字经济促进条例"),
+        doc("p", "国家数据基础设施建设指引", "规范性文件"),
+    ]
+    assert document_groups("上海和深圳的数据条例对开放分类有什么不同？", docs) == [
+        frozenset({"sh"}),
+        frozenset({"sz"}),
+    ]
+    assert document_groups(
+        "《国家数据基础设施建设指引》和《北京市数字经济促进条例》怎么说", docs
+    ) == [
+        frozenset({"p"}),
+        frozenset({"bj"}),
+    ]
+    assert document_groups("上海的数据条例怎么规定数据交易？", docs) == []  # one document
+    assert document_groups("数据交易有哪些规定？", docs) == []
