@@ -20,7 +20,7 @@ from typing import Any
 from eval.dataset import DEFAULT_DATASET, SHARED_REGULATIONS, EvalItem, load_runnable
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV_SETS = (DEFAULT_DATASET, ROOT / "eval" / "policy_dataset.jsonl")
+DEV_SETS = (DEFAULT_DATASET,)
 # Refusal calibration questions written against the paper alone: asked of a paper-only index.
 PAPER_QUESTIONS = ROOT / "tests" / "data" / "calibration.jsonl"
 PAPER_ONLY = "论文单独索引"

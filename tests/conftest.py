@@ -152,6 +152,19 @@ class BuiltIndex:
 
 
 @pytest.fixture(scope="session")
+def library_index(tmp_path_factory: pytest.TempPathFactory, embedder: UseM3Embedding) -> BuiltIndex:
+    """The library the eval runs on: the bundled corpus plus the regulations from
+    ``../shared/regulations`` when that folder exists (as ``cityqa eval`` builds it)."""
+    from eval.dataset import SHARED_REGULATIONS
+
+    settings = make_settings(tmp_path_factory.mktemp("library-index"), CORPUS_DIR)
+    assistant = open_with_embedder(embedder, settings)
+    folders = [CORPUS_DIR, *([SHARED_REGULATIONS] if SHARED_REGULATIONS.is_dir() else [])]
+    report = assistant.ingest(folders)
+    return BuiltIndex(assistant, report, settings)
+
+
+@pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory: pytest.TempPathFactory, embedder: UseM3Embedding) -> BuiltIndex:
     """A real index of the bundled corpus, built once. Tests must not modify it."""
     settings = make_settings(tmp_path_factory.mktemp("corpus-index"), CORPUS_DIR)
