@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.catalog import DocRecord
-from rag.docref import document_groups, names_number, referenced_documents
+from rag.docref import named_groups, names_number, referenced_documents
 from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
@@ -267,10 +267,15 @@ class Assistant:
         if filters.doc_ids is not None:
             return filters
         documents = self.store.documents()
-        groups = document_groups(query, documents)
+        groups = named_groups(query, documents)
         if groups:
-            named = frozenset().union(*groups)
-            return dataclasses.replace(filters, doc_ids=named, doc_groups=tuple(groups))
+            named = frozenset().union(*(ids for ids, _ in groups))
+            return dataclasses.replace(
+                filters,
+                doc_ids=named,
+                doc_groups=tuple(ids for ids, _ in groups),
+                doc_group_names=tuple(name for _, name in groups),
+            )
         named = referenced_documents(query, documents)
         return dataclasses.replace(filters, doc_ids=frozenset(named)) if named else filters
 

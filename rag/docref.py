@@ -27,14 +27,11 @@ _NOISE = re.compile(r"[\s“”\"'‘’「」（）()]")
 def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[str]:
     """The ids of the documents the question names; empty when it names none (or names a
     kind of document the library does not hold)."""
-    by_title = _by_title(question, documents)
-    if by_title:
-        return by_title
-    number = _NUMBER.search(question)
-    if number:
-        found = {d.doc_id for d in documents if d.doc_number.endswith(f"{number.group(1)}号")}
-        if found:
-            return found
+    named = _by_title(question, documents)
+    for number in _NUMBER.finditer(question):
+        named |= {d.doc_id for d in documents if d.doc_number.endswith(f"{number.group(1)}号")}
+    if named:
+        return named
     for pattern, kind in _KIND_WORDS:
         if pattern.search(question):
             found = {d.doc_id for d in documents if d.kind == kind}
@@ -48,16 +45,25 @@ _PLACE = re.compile(r"^([\u4e00-\u9fff]{2,4}?)(?:市|省|自治区|经济特区|
 
 
 def document_groups(question: str, documents: Sequence[DocRecord]) -> list[frozenset[str]]:
+    return [ids for ids, _ in named_groups(question, documents)]
+
+
+def named_groups(question: str, documents: Sequence[DocRecord]) -> list[tuple[frozenset[str], str]]:
+    """``document_groups`` with the wording that names each group ("《…》", "660号文", "上海")."""
     """The separate documents a question compares ("《A》和《B》", "上海和深圳的数据条例"), one
     set of ids per document named, in the order named; [] unless it names two or more.
 
     Each 《title》 is one group; without titles, each place that begins the titles of the
     documents the question otherwise points at (by kind: "条例") is one group."""
-    groups: list[tuple[int, frozenset[str]]] = []
+    groups: list[tuple[int, frozenset[str], str]] = []
     for match in _TITLE.finditer(question):
         ids = _by_title(match.group(0), documents)
         if ids:
-            groups.append((match.start(), frozenset(ids)))
+            groups.append((match.start(), frozenset(ids), match.group(0)))
+    for match in _NUMBER.finditer(question):  # "660号文和《…》"
+        ids = {d.doc_id for d in documents if d.doc_number.endswith(f"{match.group(1)}号")}
+        if ids:
+            groups.append((match.start(), frozenset(ids), match.group(0)))
     if len(groups) < 2:
         candidates = [d for d in documents if d.doc_id in referenced_documents(question, documents)]
         by_place: dict[str, set[str]] = {}
@@ -66,13 +72,14 @@ def document_groups(question: str, documents: Sequence[DocRecord]) -> list[froze
             if place:
                 by_place.setdefault(place.group(1), set()).add(d.doc_id)
         groups = [
-            (question.find(place), frozenset(ids))
+            (question.find(place), frozenset(ids), place)
             for place, ids in by_place.items()
             if place in question
         ]
-    ordered = [ids for _, ids in sorted(groups, key=lambda g: g[0])]
-    unique = list(dict.fromkeys(ordered))
-    return unique if len(unique) >= 2 else []
+    unique: dict[frozenset[str], str] = {}
+    for _, ids, wording in sorted(groups, key=lambda g: g[0]):
+        unique.setdefault(ids, wording)
+    return list(unique.items()) if len(unique) >= 2 else []
 
 
 def names_number(text: str, document: DocRecord) -> bool:

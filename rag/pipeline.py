@@ -204,10 +204,16 @@ class QAPipeline:
         does not answer is left out, and None (answer as usual) when none does."""
         cited: list[tuple[Unit, Passage]] = []
         answered = 0
+        names = filters.doc_group_names
         for group in filters.doc_groups:
-            one = dataclasses.replace(filters, doc_ids=group, doc_groups=())
-            found = self._retrieve(query, one, top_k)
-            units, reason = self._extract(query, found)
+            one = dataclasses.replace(filters, doc_ids=group, doc_groups=(), doc_group_names=())
+            # Asked of one document, the question need not name any: each name would only
+            # match that document's 文档信息 passage (or count as absent from the others).
+            part = query
+            for name in names:
+                part = part.replace(name, "") if name else part
+            found = self._retrieve(part, one, top_k)
+            units, reason = self._extract(part, found)
             if not reason and units:
                 answered += 1
                 cited += [(u, found.candidates[u.passage]) for u in units]

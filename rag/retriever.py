@@ -37,6 +37,7 @@ class ChunkFilter:
     doc_ids: frozenset[str] | None = None
     # Documents a question compares, answered one by one (see rag.docref.document_groups).
     doc_groups: tuple[frozenset[str], ...] = ()
+    doc_group_names: tuple[str, ...] = ()  # how the question names each group ("660号文")
 
     @property
     def active(self) -> bool:

@@ -8,6 +8,7 @@ headings, a signature block), plus one of the bundled national policy texts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -377,6 +378,14 @@ def test_document_groups_by_title_and_by_place() -> None:
     ) == [
         frozenset({"p"}),
         frozenset({"bj"}),
+    ]
+    numbered = [
+        *docs,
+        dataclasses.replace(docs[3], doc_id="n", title="某意见", doc_number="某〔2024〕660号"),
+    ]
+    assert document_groups("660号文和《国家数据基础设施建设指引》分别怎么说", numbered) == [
+        frozenset({"n"}),
+        frozenset({"p"}),
     ]
     assert document_groups("上海的数据条例怎么规定数据交易？", docs) == []  # one document
     assert document_groups("数据交易有哪些规定？", docs) == []
