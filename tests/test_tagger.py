@@ -180,23 +180,29 @@ def test_fitted_thresholds_stay_above_the_no_evidence_score() -> None:
         assert bar > shipped.no_evidence(kinds[name]), name
 
 
-def test_tagging_policy_and_regulation_passages(tagger, embedder) -> None:
-    """Two kinds of document the taxonomy was not written from: a national policy item and a
-    local regulation's article are tagged from their content."""
-    policy = _tag(
-        tagger,
-        embedder,
-        "建立公共数据资源登记制度，推进公共数据授权运营，培育数据交易市场，促进数据流通和交易。",
-        "二、重点任务 > （三）培育数据要素市场",
-    )
-    assert "数据要素驱动" in _names(policy.metadata["paths"])
-    article = _tag(
-        tagger,
-        embedder,
-        "本市推进“一网通办”“一网统管”建设，依托城市运行管理平台提升城市治理能力。",
-        "第三章 数字政府 > 第二十条",
-    )
-    assert "数字治理驱动" in _names(article.metadata["paths"])
+@pytest.mark.parametrize(
+    ("text", "section", "path"),
+    [
+        # a national policy item
+        (
+            "建立公共数据资源登记制度，推进公共数据授权运营，培育数据交易市场，促进数据流通和交易。",
+            "二、重点任务 > （三）培育数据要素市场",
+            "数据要素驱动",
+        ),
+        # a local regulation's article
+        (
+            "本市推进“一网通办”“一网统管”建设，依托城市运行管理平台提升城市治理能力。",
+            "第三章 数字政府 > 第二十条",
+            "数字治理驱动",
+        ),
+    ],
+)
+def test_tagging_policy_and_regulation_passages(
+    tagger, embedder, text: str, section: str, path: str
+) -> None:
+    """Two kinds of document the taxonomy was not written from are tagged from content."""
+    node = _tag(tagger, embedder, text, section)
+    assert path in _names(node.metadata["paths"])
 
 
 def test_tagger_against_blind_labels_keeps_its_measured_level() -> None:
