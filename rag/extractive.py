@@ -78,7 +78,7 @@ class Unit:
     # (doc, section): an enumeration may continue in the next chunk of the same section
     group: tuple[str, str] = ("", "")
     order: tuple[int, int] = (0, 0)  # (chunk start, position): reading order across chunks
-    opens_paragraph: bool = False
+    opens_paragraph: bool = False  # the first sentence of its paragraph (an item's lead)
 
     def __hash__(self) -> int:
         return hash((self.passage, self.position))
@@ -175,9 +175,7 @@ class ExtractiveAnswerer:
                     score *= OFF_FOCUS_DAMPING
                 group = (passage.doc_id, passage.section)
                 order = (int(passage.metadata.get("char_start", 0)), position)
-                unit = Unit(text, p_index, position, score, vec, group, order)
-                unit.opens_paragraph = not lead
-                scored.append(unit)
+                scored.append(Unit(text, p_index, position, score, vec, group, order, not lead))
         return scored
 
     def select(self, question: str, units: list[Unit]) -> list[Unit]:
