@@ -33,13 +33,31 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         DATE,
         re.compile(
-            r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}(?:印发|发布|通过|成文|出台)"
-            r"|(?:印发|发布|通过|成文|落款|标注)[^，。？?]{0,6}(?:日期|时间|哪天|哪一天)"
+            r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}"
+            r"(?:印发|发布|通过|成文|出台|生效|施行|实施)"
+            r"|(?:印发|发布|通过|成文|落款|标注|生效|施行|实施)[^，。？?]{0,6}"
+            r"(?:日期|时间|哪天|哪一天)"
         ),
     ),
     # "作者是谁", not "作者来自哪个机构": the affiliation is in the text, not in the header.
     (AUTHORS, re.compile(r"作者(?:是谁|有谁|有哪些|都有谁|叫什么|是哪几位)|谁写的|哪几位作者")),
 )
+
+
+# Taking effect (施行/生效/实施) is its own date: a line giving only the dates a text was
+# passed or approved (通过, 批准) does not say when it takes effect.
+_EFFECT = re.compile(r"施行|生效|实施(?!方案|意见|细则|办法|计划)")
+_ASKS_EFFECT = re.compile(
+    r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}(?:施行|生效|实施(?!方案|意见|细则|办法|计划))"
+    r"|(?:施行|生效)(?:日期|时间)"
+)
+
+
+def answers_fact(question: str, line: str) -> bool:
+    """Whether a 文档信息 line answers what the question asks of its label."""
+    if fact_label(line) == DATE and _ASKS_EFFECT.search(question):
+        return bool(_EFFECT.search(line))
+    return True
 
 
 def asked_facts(question: str) -> list[str]:

@@ -17,7 +17,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
 from rag.decompose import split_parallel, split_questions
-from rag.docinfo import INFO_HEADING, asked_facts, fact_label
+from rag.docinfo import INFO_HEADING, answers_fact, asked_facts, fact_label
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
 from rag.llm import LLMError
 from rag.outline import outline_lines, outline_passages, section_heading
@@ -258,14 +258,37 @@ class QAPipeline:
 
     def _document_facts(self, query: str, found: _Found) -> list[Unit]:
         """For a question about a document's identity (文号, issuers, date, authors) that
-        names one document, the labelled lines of that document's 文档信息 passage."""
+        names one document, the labelled lines of that document's 文档信息 passage, looked
+        up in the store when retrieval did not bring it (the answer is a fact of the named
+        document, not a matter of ranking)."""
         asked = asked_facts(query)
-        if not asked:
+        if not asked or not found.passages:
             return []
-        info = [i for i, p in enumerate(found.candidates) if p.section == INFO_HEADING]
-        named = {p.doc_id for p in found.passages[:1]}
-        info = [i for i in info if found.candidates[i].doc_id in named]
-        return [u for u in found.units if u.passage in info and fact_label(u.text) in asked]
+        named = found.passages[0].doc_id
+        info = next(
+            (p for p in found.candidates if p.section == INFO_HEADING and p.doc_id == named),
+            None,
+        )
+        if info is None:
+            info = self._info_passage(named)
+            if info is None:
+                return []
+            found.candidates.append(info)
+        index = found.candidates.index(info)
+        # The labelled lines themselves, in their order; no ranking is needed to pick them.
+        lines = [line.strip() for line in info.text.splitlines() if line.strip()]
+        return [
+            Unit(line, index, position, 1.0, group=(info.doc_id, info.section))
+            for position, line in enumerate(lines)
+            if fact_label(line) in asked and answers_fact(query, line)
+        ]
+
+    def _info_passage(self, doc_id: str) -> Passage | None:
+        for chunk in self.retriever.store.chunks().values():
+            meta = chunk.metadata
+            if meta.get("doc_id") == doc_id and meta.get("section") == INFO_HEADING:
+                return Passage(chunk.id, chunk.text, meta, score=0.0)
+        return None
 
     def _missing_types(self, query: str, found: _Found, units: list[Unit]) -> list[str]:
         return missing_types(

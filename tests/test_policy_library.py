@@ -260,6 +260,18 @@ def test_stats_and_library_list_document_metadata(library) -> None:
 
 
 # ----- questions about a document itself -------------------------------------------------------
+def test_an_effective_date_needs_a_line_that_says_so() -> None:
+    """通过/批准 dates do not answer when a text takes effect."""
+    from rag.docinfo import answers_fact
+
+    passed = "日期：2020年10月27日 通过；2020年11月27日 批准"
+    assert not answers_fact("从哪天开始施行？", passed)
+    assert answers_fact("从哪天开始施行？", "日期：2023年6月30日 通过（自2023年10月1日起施行）")
+    assert answers_fact("是哪天通过的？", passed)
+    # 实施方案 is a kind of document, not its taking effect
+    assert answers_fact("这份实施方案的印发日期是哪天？", "日期：2025年10月28日")
+
+
 @pytest.mark.parametrize(
     ("question", "asked"),
     [
@@ -269,6 +281,8 @@ def test_stats_and_library_list_document_metadata(library) -> None:
         ("这篇论文的作者是谁？", ["作者"]),
         ("论文的作者团队来自哪个研究机构？", []),  # the affiliation is in the text
         ("公共数据开放平台由哪个部门建设？", []),  # about the content, not the document
+        ("这部规定什么时候生效？", ["日期"]),
+        ("从哪天起施行？", ["日期"]),
     ],
 )
 def test_which_identity_facts_a_question_asks(question: str, asked: list[str]) -> None:
@@ -285,6 +299,10 @@ def test_which_identity_facts_a_question_asks(question: str, asked: list[str]) -
             "《关于深化智慧城市发展 推进城市全域数字化转型的指导意见》的文号是什么？",
             "发改数据〔2024〕660号",
         ),
+        # the effective date of a regulation, from its header's date line
+        ("《临江市公共数据条例》从哪天起施行？", "2023"),
+        # the second part names no fact retrieval would rank first: still the named document's
+        ("《临江市公共数据条例》是哪个机关发布的？落款日期是哪天？", "2023"),
     ],
 )
 def test_identity_questions_are_answered_from_the_document_information(
