@@ -34,8 +34,8 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         DATE,
         re.compile(
             r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}"
-            r"(?:印发|发布|通过|成文|出台|生效|施行|实施)"
-            r"|(?:印发|发布|通过|成文|落款|标注|生效|施行|实施)[^，。？?]{0,6}"
+            r"(?:印发|发布|通过|成文|出台|生效|施行)"
+            r"|(?:印发|发布|通过|成文|落款|标注|生效|施行)[^，。？?]{0,6}"
             r"(?:日期|时间|哪天|哪一天)"
         ),
     ),
@@ -44,8 +44,9 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-# Taking effect (施行/生效/实施) is its own date: a line giving only the dates a text was
-# passed or approved (通过, 批准) does not say when it takes effect.
+# Taking effect (施行/生效) is its own date: a line giving only the dates a text was passed or
+# approved (通过, 批准) does not say when it takes effect. (实施 is what measures and projects
+# do too, so "什么时候实施" is not taken as a question about the document.)
 _EFFECT = re.compile(r"施行|生效|实施(?!方案|意见|细则|办法|计划)")
 _ASKS_EFFECT = re.compile(
     r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}(?:施行|生效|实施(?!方案|意见|细则|办法|计划))"

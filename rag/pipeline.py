@@ -50,6 +50,7 @@ class _Found:
     candidates: list[Passage]  # the passages an answer may cite
     units: list[Unit]
     evidence: Evidence
+    doc_ids: frozenset[str] | None = None  # the documents the question was restricted to
 
 
 @dataclass
@@ -180,7 +181,7 @@ class QAPipeline:
             quantity_focus(query, terms),
             self._rewordings,
         )
-        return _Found(terms, weights, passages, candidates, units, evidence)
+        return _Found(terms, weights, passages, candidates, units, evidence, filters.doc_ids)
 
     def _several_questions(
         self, question: str, parts: list[str], filters: ChunkFilter, top_k: int
@@ -257,10 +258,10 @@ class QAPipeline:
         return chosen, ""
 
     def _document_facts(self, query: str, found: _Found) -> list[Unit]:
-        """For a question about a document's identity (文号, issuers, date, authors) that
-        names one document, the labelled lines of that document's 文档信息 passage, looked
-        up in the store when retrieval did not bring it (the answer is a fact of the named
-        document, not a matter of ranking)."""
+        """For a question about a document's identity (文号, issuers, date, authors), the
+        labelled lines of the top document's 文档信息 passage; when the question is restricted
+        to that one document, looked up in the store if retrieval did not bring it (the
+        answer is a fact of the named document, not a matter of ranking)."""
         asked = asked_facts(query)
         if not asked or not found.passages:
             return []
@@ -270,6 +271,10 @@ class QAPipeline:
             None,
         )
         if info is None:
+            # Only for a question restricted to one document (it names it, or the user chose
+            # it): "哪年发布的" about something a passage mentions is not about the document.
+            if found.doc_ids is None or found.doc_ids != {named}:
+                return []
             info = self._info_passage(named)
             if info is None:
                 return []
