@@ -83,15 +83,20 @@ def predict(tagger: Any, items: Sequence[Evidence], calibration: Any = None) -> 
         tagger = replace_calibration(tagger, calibration)
     from ingest.tagger import LabelScore as Scored
 
+    labels = tagger.taxonomy.all_labels
     out = []
     for item in items:
-        scores = []
-        for label in tagger.taxonomy.all_labels:
-            structural, lexicon, centred = item.signals[label.name]
-            scores.append(Scored(label, 1.0 if structural else tagger.mix(label, lexicon, centred)))
+        scores = [Scored(label, _score(tagger, item, label)) for label in labels]
         chosen = tagger.assign(scores, "dimension") + tagger.assign(scores, "path")
         out.append({s.label.name for s in chosen})
     return out
+
+
+def _score(tagger: Any, item: Evidence, label: Any) -> float:
+    """The tagger's score of one label for one passage, from the collected signals (as
+    ``TaxonomyTagger.score`` computes it, without re-embedding)."""
+    structural, lexicon, centred = item.signals[label.name]
+    return 1.0 if structural else tagger.mix(label, lexicon, centred)
 
 
 def replace_calibration(tagger: Any, calibration: Any) -> Any:
@@ -141,10 +146,7 @@ def _best_threshold(tagger: Any, items: Sequence[Evidence], label: Any) -> tuple
     """The threshold with the best F1 for one label; ties go to the higher (more selective)
     threshold. It stays above the score of a passage with no evidence (no keyword, average
     similarity): tagging such passages would be the forced label this tagger does not give."""
-    scores = [
-        1.0 if item.signals[label.name][0] else tagger.mix(label, *item.signals[label.name][1:])
-        for item in items
-    ]
+    scores = [_score(tagger, item, label) for item in items]
     gold = [label.name in item.gold for item in items]
     floor = tagger.calibration.no_evidence(label.kind)
     best = (1.0, -1.0)

@@ -343,6 +343,7 @@ class Assistant:
     def stats(self) -> dict[str, Any]:
         """Documents, chunks, embedder and the dimension x path matrix of chunk counts."""
         chunks = self.store.chunks().values()
+        library = self.documents()
         dims, paths = self.taxonomy.dimensions, self.taxonomy.paths
         matrix = {d.name: {p.name: 0 for p in paths} for d in dims}
         for chunk in chunks:
@@ -356,19 +357,21 @@ class Assistant:
             "generation": self.store.generation,
             "embedder": self.store.embedder_id,
             "index_dir": str(self.settings.index_dir),
-            "library": [d.to_dict() for d in self.documents()],
+            "library": [d.to_dict() for d in library],
             "dimensions": {d.name: _count(chunks, d.meta_key) for d in dims},
             "paths": {p.name: _count(chunks, p.meta_key) for p in paths},
             "matrix": matrix,
-            "documents_by_path": self._documents_by_path(chunks),
+            "documents_by_path": self._documents_by_path(chunks, library),
         }
 
-    def _documents_by_path(self, chunks: Any) -> list[dict[str, Any]]:
+    def _documents_by_path(
+        self, chunks: Any, library: Sequence[DocumentInfo]
+    ) -> list[dict[str, Any]]:
         """Per document: its chunk count per path, untagged chunks and the total, so a planner
         sees which paths each document speaks to (the map's documents x paths view)."""
         paths = self.taxonomy.paths
         rows: dict[str, dict[str, Any]] = {}
-        for doc in self.documents():
+        for doc in library:
             rows[doc.doc_id] = {
                 "doc_id": doc.doc_id,
                 "title": doc.title,
