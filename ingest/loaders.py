@@ -239,11 +239,19 @@ def rejoin_pdf_lines(page: str) -> str:
             continue
         prev = out[-1] if out else ""
         if prev and not _ends_paragraph(prev) and not _HEADING_LIKE.match(line):
-            sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() else ""
+            sep = " " if _word_wrap(prev[-1], line[0]) else ""
             out[-1] = prev + sep + line
         else:
             out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+def _word_wrap(last: str, first: str) -> bool:
+    """Whether a line break between these characters stood for a space: only after a Latin
+    word ("data" / "space", "GB" / "50174"). A number wrapped at the line end ("30" / "00万元") and any
+    break next to a Chinese character join without one: Chinese writes no spaces, and a
+    number split by one is misread."""
+    return last.isascii() and last.isalpha() and first.isascii() and first.isalnum()
 
 
 def _ends_paragraph(line: str) -> bool:

@@ -34,7 +34,7 @@ from rag.retriever import ChunkFilter, HybridRetriever
 from rag.taxonomy import Taxonomy
 from rag.termsim import TermSimilarity
 from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
-from rag.verify import MARKER, CitationVerifier, faithfulness
+from rag.verify import MARKER, CitationVerifier, faithfulness, strip_footnotes
 
 _DIGITS = re.compile(r"\d")
 ANSWER_PASSAGES = 4  # passages the answer may draw on (of the top_k retrieved)
@@ -374,9 +374,11 @@ class QAPipeline:
             kept = [c for c in checks if c.supported]
             text = LEAD_IN + "".join(c.text for c in kept) if kept else REFUSAL_TEXT
             checks = kept
+        # Checked with the sources' own reference marks, shown without them.
+        checks = [dataclasses.replace(c, text=strip_footnotes(c.text)) for c in checks]
         return Answer(
             question=question,
-            text=text,
+            text=strip_footnotes(text),
             citations=citations,
             refused=not checks,
             faithfulness=faithfulness(checks) if checks else 1.0,
@@ -394,7 +396,7 @@ class QAPipeline:
         closest = passages[:3]
         return Answer(
             question=question,
-            text=refusal_text(closest),
+            text=strip_footnotes(refusal_text(closest)),
             citations=[Citation.from_passage(n, p) for n, p in enumerate(closest, start=1)],
             refused=True,
             faithfulness=1.0,  # a refusal claims nothing

@@ -18,7 +18,8 @@ from rag.query import QueryAnalyzer
 from rag.types import Citation, SentenceCheck
 
 MARKER = re.compile(r"\[(\d+)\]")
-_FOOTNOTE = re.compile(r"\[\^\d+\]")
+FOOTNOTE_MARK = re.compile(r"\[\^(\d+)\]")
+_FOOTNOTE = FOOTNOTE_MARK
 _TERMINATORS = "。！？!?\n"
 _CLOSERS = '”’」』）)】"'
 _LEAD_INS = re.compile(r"^(?:根据资料|资料显示|据资料|综上所述|综上|总之)[：:,，]?")
@@ -59,6 +60,12 @@ def split_answer_sentences(text: str) -> list[str]:
             current = ""
     sentences.append(current)
     return [s.strip() for s in sentences if s.strip()]
+
+
+def strip_footnotes(text: str) -> str:
+    """``text`` without a source's own reference marks (``[^n]``): an answer cites with ``[n]``
+    only, so a reader never sees two kinds of bracketed number side by side."""
+    return FOOTNOTE_MARK.sub("", text)
 
 
 def claim_text(sentence: str) -> str:

@@ -196,3 +196,13 @@ def test_models_are_loaded_once(assistant, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(rag.embeddings.UseM3Embedding, "__init__", fail)
     assistant.ask("城市核心平台由什么组成？")
     assistant.ask("城市应用场景分为哪几类？")
+
+
+def test_the_papers_reference_marks_stay_out_of_answers(assistant) -> None:
+    """The paper's own ``[^4]`` marks are the source's, not the answer's citations: the answer
+    and its checked sentences drop them; the cited passage keeps them verbatim."""
+    answer = assistant.ask("上海成立了什么来统筹推进城市数字化转型工作？")
+    assert not answer.refused and "领导小组" in answer.text
+    assert "[^" not in answer.text and all("[^" not in s.text for s in answer.sentences)
+    assert any("[^4]" in c.text for c in answer.citations)
+    assert answer.faithfulness == 1.0

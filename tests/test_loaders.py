@@ -9,7 +9,7 @@ import pytest
 from conftest import outcomes_by_source, split_text, write_text
 
 from ingest.chunker import parse_sections
-from ingest.loaders import LoadError, load_file
+from ingest.loaders import LoadError, load_file, rejoin_pdf_lines
 
 POLICY_TEXT = """一、总体要求
 
@@ -146,6 +146,20 @@ PDF_PAGES = [
     ],
 ]
 PDF_TITLE = "某市城市全域数字化转型实施方案"
+
+
+@pytest.mark.parametrize(
+    ("lines", "joined"),
+    [
+        ("资金规模不少于30\n00万元。", "资金规模不少于3000万元。"),  # a number split by the wrap
+        ("到2025\n年底建成。", "到2025年底建成。"),  # digit then a Chinese character
+        ("建设可信数据\nspace。", "建设可信数据space。"),
+        ("trusted data\nspace。", "trusted data space。"),  # a Latin word wrap keeps its space
+        ("执行GB\n50174标准。", "执行GB 50174标准。"),
+    ],
+)
+def test_pdf_line_wraps_join_without_inventing_spaces(lines: str, joined: str) -> None:
+    assert rejoin_pdf_lines(lines) == joined
 
 
 def test_pdf_loads_text_pages_and_title(tmp_path: Path, make_pdf) -> None:

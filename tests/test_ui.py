@@ -379,6 +379,16 @@ def test_chat_and_sources_are_escaped() -> None:
     assert "cq-good" in render.badge_html(answer)
 
 
+def test_reference_marks_render_as_superscripts_and_empty_places_are_left_out() -> None:
+    citation = _citation(1, "如上海成立领导小组[^4]。", section="", page=1)
+    view = render.passage_html(citation, [])
+    assert '<sup class="cq-fn">4</sup>' in view and "[^4]" not in view
+    answer = _answer()
+    answer.citations = [citation]
+    card = render.sources_html(answer)
+    assert '<div class="cq-meta">第 1 页 · 相关度 0.81 · x.md</div>' in card
+
+
 def test_refusal_is_plain() -> None:
     answer = _answer(refused=True)
     assert "未作答：资料中未找到" in render.chat_message(answer)

@@ -47,6 +47,15 @@ def esc(value: Any) -> str:
 
 
 # ----- chat ----------------------------------------------------------------------------
+_ESCAPED_FOOTNOTE = re.compile(r"\[\^(\d+)\]")
+
+
+def footnotes_as_superscripts(escaped: str) -> str:
+    """A source's own reference marks (``[^n]``, already escaped) as superscripts, so they do
+    not read as the answer's ``[n]`` citations."""
+    return _ESCAPED_FOOTNOTE.sub(r'<sup class="cq-fn">\1</sup>', escaped)
+
+
 def chat_safe(text: str) -> str:
     """Text for the Markdown-rendering chatbot: HTML escaped, Markdown syntax neutralised."""
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
@@ -99,6 +108,11 @@ def _tags(dimensions: Iterable[str], paths: Iterable[str]) -> str:
     return "".join(chips)
 
 
+def _joined(*parts: Any) -> str:
+    """Metadata parts joined by " · ", empty ones left out (a passage may have no section)."""
+    return " · ".join(str(part) for part in parts if part)
+
+
 def sources_html(answer: Answer | None) -> str:
     """The sources panel: one card per citation with document, section, page, score, tags."""
     if answer is None:
@@ -108,12 +122,12 @@ def sources_html(answer: Answer | None) -> str:
     title = "可能相关的片段（未据此作答）" if answer.refused else "来源"
     cards = []
     for c in answer.citations:
-        page = f" · 第 {esc(c.page)} 页" if c.page else ""
+        page = f"第 {c.page} 页" if c.page else ""
+        place = _joined(c.section, page, f"相关度 {c.score:.2f}", c.source)
         cards.append(
             f'<div class="cq-card"><span class="cq-n">[{c.n}]</span>'
             f"<b>《{esc(c.doc_title)}》</b>"
-            f'<div class="cq-meta">{esc(c.section)}{page} · 相关度 {c.score:.2f}'
-            f" · {esc(c.source)}</div>"
+            f'<div class="cq-meta">{esc(place)}</div>'
             f"<div>{_tags(c.dimensions, c.paths)}</div></div>"
         )
     return f'<div class="cq-sources"><h4>{esc(title)}</h4>{"".join(cards)}</div>'
@@ -149,7 +163,7 @@ def mark_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
         out += [esc(text[pos:start]), "<mark>", esc(text[start:end]), "</mark>"]
         pos = end
     out.append(esc(text[pos:]))
-    return "".join(out)
+    return footnotes_as_superscripts("".join(out))
 
 
 def highlight_spans(text: str, claims: Sequence[str]) -> list[tuple[int, int]]:
@@ -272,12 +286,12 @@ def passages_html(passages: Sequence[Passage], heading: str) -> str:
         return f'<div class="cq-meta">{esc(heading)}：没有片段。</div>'
     items = []
     for p in passages:
-        page = f" · 第 {p.page} 页" if p.page else ""
+        place = _joined(p.section, f"第 {p.page} 页" if p.page else "")
         title = str(p.metadata.get("doc_title", ""))
         items.append(
-            f"<details><summary>《{esc(title)}》 {esc(p.section)}{esc(page)}</summary>"
+            f"<details><summary>《{esc(title)}》 {esc(place)}</summary>"
             f"<div>{_tags(p.names('dimensions'), p.names('paths'))}</div>"
-            f'<div class="cq-passage">{esc(p.text)}</div></details>'
+            f'<div class="cq-passage">{footnotes_as_superscripts(esc(p.text))}</div></details>'
         )
     return f'<div class="cq-list"><h4>{esc(heading)}</h4>{"".join(items)}</div>'
 
