@@ -248,9 +248,9 @@ def rejoin_pdf_lines(page: str) -> str:
 
 def _word_wrap(last: str, first: str) -> bool:
     """Whether a line break between these characters stood for a space: only after a Latin
-    word ("data" / "space", "GB" / "50174"). A number wrapped at the line end ("30" / "00万元") and any
-    break next to a Chinese character join without one: Chinese writes no spaces, and a
-    number split by one is misread."""
+    word ("data" / "space", "GB" / "50174"). A number wrapped at the line end ("30" /
+    "00万元") and any break next to a Chinese character join without one: Chinese writes no
+    spaces, and a number split by one is misread."""
     return last.isascii() and last.isalpha() and first.isascii() and first.isalnum()
 
 

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
@@ -23,6 +22,7 @@ from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
 from rag.lexical import ChineseTokenizer, build_tokenizer
+from rag.library import DocumentInfo, Library, document_info
 from rag.pipeline import QAPipeline, StreamEvent
 from rag.rerank import build_reranker
 from rag.retriever import ChunkFilter, HybridRetriever
@@ -37,38 +37,6 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ingest.pipeline import Indexer, IngestProgress, IngestReport
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    doc_id: str
-    title: str
-    source: str
-    file_type: str
-    chunks: int
-    pages: int | None
-    ingested_at: str
-    warnings: tuple[str, ...] = ()
-    doc_number: str = ""
-    issuers: tuple[str, ...] = ()
-    date: str = ""
-    doc_type: str = ""
-    kind: str = ""
-    completeness: str = "full"
-    missing: str = ""
-    bundled: bool = False  # part of the corpus shipped with the product
-
-    @property
-    def completeness_note(self) -> str:
-        """ "" for a full text, else 部分缺失：<what is missing>."""
-        return "" if self.completeness == "full" else f"部分缺失：{self.missing or '见原文说明'}"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["issuers"] = list(self.issuers)
-        out["warnings"] = list(self.warnings)
-        out["completeness_note"] = self.completeness_note
-        return out
 
 
 class Filters(TypedDict, total=False):
@@ -97,6 +65,7 @@ class Assistant:
         self.taxonomy = taxonomy
         self.tokenizer = tokenizer
         self._indexer: Indexer | None = None
+        self.library = Library(settings, store, taxonomy)
         self.retriever = HybridRetriever(
             store,
             embed_model,
@@ -333,62 +302,14 @@ class Assistant:
         record = self.indexer.delete(doc_id)
         if record is None:
             raise InvalidInputError(f"文档 '{doc_id}' 不在资料库中")
-        return _info(record)
+        return document_info(record, self.settings.corpus_dir)
 
     def documents(self) -> list[DocumentInfo]:
-        corpus = self.settings.corpus_dir
-        docs = sorted(self.store.documents(), key=lambda d: d.source)
-        return [_info(d, corpus) for d in docs]
+        return self.library.documents()
 
     def stats(self) -> dict[str, Any]:
         """Documents, chunks, embedder and the dimension x path matrix of chunk counts."""
-        chunks = self.store.chunks().values()
-        library = self.documents()
-        dims, paths = self.taxonomy.dimensions, self.taxonomy.paths
-        matrix = {d.name: {p.name: 0 for p in paths} for d in dims}
-        for chunk in chunks:
-            for d in dims:
-                if chunk.metadata.get(d.meta_key):
-                    for p in paths:
-                        matrix[d.name][p.name] += bool(chunk.metadata.get(p.meta_key))
-        return {
-            "documents": len(self.store.documents()),
-            "chunks": len(chunks),
-            "generation": self.store.generation,
-            "embedder": self.store.embedder_id,
-            "index_dir": str(self.settings.index_dir),
-            "library": [d.to_dict() for d in library],
-            "dimensions": {d.name: _count(chunks, d.meta_key) for d in dims},
-            "paths": {p.name: _count(chunks, p.meta_key) for p in paths},
-            "matrix": matrix,
-            "documents_by_path": self._documents_by_path(chunks, library),
-        }
-
-    def _documents_by_path(
-        self, chunks: Any, library: Sequence[DocumentInfo]
-    ) -> list[dict[str, Any]]:
-        """Per document: its chunk count per path, untagged chunks and the total, so a planner
-        sees which paths each document speaks to (the map's documents x paths view)."""
-        paths = self.taxonomy.paths
-        rows: dict[str, dict[str, Any]] = {}
-        for doc in library:
-            rows[doc.doc_id] = {
-                "doc_id": doc.doc_id,
-                "title": doc.title,
-                "paths": {p.name: 0 for p in paths},
-                "untagged": 0,
-                "chunks": 0,
-            }
-        for chunk in chunks:
-            row = rows.get(str(chunk.metadata.get("doc_id", "")))
-            if row is None:
-                continue
-            row["chunks"] += 1
-            tagged = [p.name for p in paths if chunk.metadata.get(p.meta_key)]
-            for name in tagged:
-                row["paths"][name] += 1
-            row["untagged"] += not tagged
-        return list(rows.values())
+        return self.library.stats()
 
 
 def validate_question(question: Any) -> str:
@@ -404,28 +325,6 @@ def validate_question(question: Any) -> str:
 
 def _given(value: str | None) -> bool:
     return value is not None and str(value).strip() not in ("", "全部", "all", "不限")
-
-
-def _info(d: DocRecord, corpus_dir: Path | None = None) -> DocumentInfo:
-    bundled = corpus_dir is not None and Path(d.path).is_relative_to(corpus_dir.resolve())
-    return DocumentInfo(
-        doc_id=d.doc_id,
-        title=d.title,
-        source=d.source,
-        file_type=d.file_type,
-        chunks=len(d.chunk_ids),
-        pages=d.pages,
-        ingested_at=d.ingested_at,
-        warnings=tuple(d.warnings),
-        doc_number=d.doc_number,
-        issuers=tuple(d.issuers),
-        date=d.date,
-        doc_type=d.doc_type,
-        kind=d.kind,
-        completeness=d.completeness,
-        missing=d.missing,
-        bundled=bundled,
-    )
 
 
 def _doc_label(d: DocRecord) -> str:
@@ -466,7 +365,3 @@ def _by_year(docs: Sequence[DocRecord], wanted: str) -> set[str]:
 def _writable(folder: Path) -> bool:
     probe = folder if folder.exists() else folder.parent
     return os.access(probe, os.W_OK)
-
-
-def _count(chunks: Any, key: str) -> int:
-    return sum(1 for c in chunks if c.metadata.get(key))

@@ -139,6 +139,22 @@ def open_store(settings: Settings, embedder_id: str, dimension: int) -> IndexSto
     return store
 
 
+def open_store_as_built(settings: Settings) -> IndexStore:
+    """Open the index with the embedder id and dimension it is stamped with, without loading
+    that embedder: for listing and counting only. Queries need :func:`open_store`, which
+    refuses an index built with another embedder."""
+    client = build_chroma_client(settings)
+    with storage_errors(settings.index_dir / "chroma"):
+        names = {getattr(c, "name", c) for c in client.list_collections()}
+        stamp: dict[str, Any] = {}
+        if settings.collection in names:
+            stamp = client.get_collection(settings.collection).metadata or {}
+        embedder_id = str(stamp.get(_EMBEDDER_KEY) or settings.embedder.strip())
+        store = IndexStore(settings, embedder_id, int(stamp.get(_DIMENSION_KEY) or 0))
+        store.open_collections(client)
+    return store
+
+
 def reset_index(settings: Settings, on_wait: Callable[[str], None] | None = None) -> None:
     """Delete the whole index (all documents) so it can be rebuilt, e.g. with a new embedder.
 

@@ -400,7 +400,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, dict]:
     return code, json.loads(lines[0])
 
 
-def test_cli_ingest_and_stats_json(cli_home: Path, capsys) -> None:
+def test_cli_ingest_and_stats_json(cli_home: Path, capsys, monkeypatch) -> None:
     code, first = run_cli(capsys, "ingest", "--json", str(CORPUS_DIR))
     assert code == 0
     assert first["ingested"] >= 1 and first["unchanged"] == 0 and first["failed"] == 0
@@ -413,6 +413,14 @@ def test_cli_ingest_and_stats_json(cli_home: Path, capsys) -> None:
     assert second["unchanged"] == first["ingested"]
     assert second["chunks"] == first["chunks"]
 
+    # Listing the library loads no model: neither the embedder nor jieba's dictionary.
+    def no_model(*_: object, **__: object) -> None:
+        raise AssertionError("cityqa stats must not load a model")
+
+    monkeypatch.setattr("rag.embeddings.build_embedder", no_model)
+    monkeypatch.setattr("rag.assistant.build_embedder", no_model)
+    monkeypatch.setattr("rag.lexical.build_tokenizer", no_model)
+    monkeypatch.setattr("rag.assistant.build_tokenizer", no_model)
     code, stats = run_cli(capsys, "stats", "--json")
     assert code == 0
     assert stats["documents"] >= 1 and stats["chunks"] >= 25
@@ -432,7 +440,7 @@ def test_cli_ingest_exit_code_reports_failures(cli_home: Path, tmp_path: Path, c
 
 def test_cli_config_error_is_a_message(cli_home: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("CITYQA_EMBEDDER", "no-such-embedder")
-    assert main(["stats", "--json"]) == 2
+    assert main(["ask", "城市数字化转型包括哪三个维度？", "--json"]) == 2
     captured = capsys.readouterr()
     assert "no-such-embedder" in captured.err and captured.out == ""
 

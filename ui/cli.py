@@ -255,11 +255,10 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from rag import Assistant
+    from rag.library import Library
     from ui.console import stats_tables
 
-    assistant = Assistant.open(build_if_missing=False)
-    stats = assistant.stats()
+    stats = Library.open().stats()  # lists and counts: no model is loaded
     if args.json:
         print(json.dumps(stats, ensure_ascii=False))
     else:
