@@ -29,7 +29,7 @@ from rag.query import (
     missing_specific,
     quantity_focus,
 )
-from rag.refusal import Evidence, assess, refusal_text
+from rag.refusal import Evidence, asks_in_chinese, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
 from rag.taxonomy import Taxonomy
 from rag.termsim import TermSimilarity
@@ -396,10 +396,10 @@ class QAPipeline:
         closest = passages[:3]
         return Answer(
             question=question,
-            text=strip_footnotes(refusal_text(closest)),
+            text=strip_footnotes(refusal_text(closest, question)),
             citations=[Citation.from_passage(n, p) for n, p in enumerate(closest, start=1)],
             refused=True,
             faithfulness=1.0,  # a refusal claims nothing
             answerer=answerer,
-            refusal_reason=evidence.reason,
+            refusal_reason=evidence.reason if asks_in_chinese(question) else "问题不是中文",
         )

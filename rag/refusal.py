@@ -7,6 +7,7 @@ scoring functions, not of particular questions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -81,11 +82,26 @@ def assess(
     return Evidence(False, "", **facts)
 
 
-def refusal_text(passages: list[Passage]) -> str:
+ASK_IN_CHINESE = (
+    "资料库中的文档为中文，请用中文提问，检索与引用会准确得多。"
+    "(The library's documents are in Chinese: please ask in Chinese.)"
+)
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def asks_in_chinese(question: str) -> bool:
+    """Whether the question has any Chinese characters. A question in another language can
+    still match a passage written in it (a paper's English abstract); when it does not, the
+    refusal says to ask in Chinese rather than that the library knows nothing."""
+    return bool(_HAN.search(question))
+
+
+def refusal_text(passages: list[Passage], question: str = "") -> str:
     """The refusal message, listing the closest passages as 可能相关 with their markers."""
+    head = [REFUSAL_TEXT] if asks_in_chinese(question) or not question else [ASK_IN_CHINESE]
     if not passages:
-        return REFUSAL_TEXT
-    lines = [REFUSAL_TEXT, "", "可能相关："]
+        return head[0]
+    lines = [*head, "", "可能相关："]
     for n, p in enumerate(passages, start=1):
         where = " · ".join(x for x in (str(p.metadata.get("doc_title", "")), p.section) if x)
         lines.append(f"[{n}] {where}")

@@ -206,3 +206,13 @@ def test_the_papers_reference_marks_stay_out_of_answers(assistant) -> None:
     assert "[^" not in answer.text and all("[^" not in s.text for s in answer.sentences)
     assert any("[^4]" in c.text for c in answer.citations)
     assert answer.faithfulness == 1.0
+
+
+def test_a_question_in_english_that_finds_nothing_is_told_to_ask_in_chinese(assistant) -> None:
+    from rag.refusal import ASK_IN_CHINESE
+
+    answer = assistant.ask("Which ministry approves the city budget every year?")
+    assert answer.refused and answer.text.startswith(ASK_IN_CHINESE)
+    assert answer.refusal_reason == "问题不是中文"
+    chinese = assistant.ask("青岛市的地铁票价是多少钱？")
+    assert chinese.refused and chinese.text.startswith(REFUSAL_TEXT)
