@@ -141,6 +141,9 @@ class SentenceCheck:
     supported: bool
     score: float
     reason: str = ""
+    # A heading or document-title line ("【3.1 …】", "《…》") placed above the sentences it
+    # introduces: checked like any line, but not a claim the reader counts.
+    label: bool = False
 
 
 @dataclass
@@ -157,6 +160,11 @@ class Answer:
     answerer: str = "extractive"
     refusal_reason: str = ""
     notice: str = ""  # what the user must know beside the answer (an LLM endpoint failed)
+
+    @property
+    def claims(self) -> list[SentenceCheck]:
+        """The answer's sentences as the reader sees them: heading and title lines left out."""
+        return [s for s in self.sentences if not s.label]
 
     @property
     def unsupported(self) -> list[SentenceCheck]:

@@ -26,6 +26,7 @@ _LEAD_INS = re.compile(r"^(?:根据资料|资料显示|据资料|综上所述|�
 _QUANTITY = re.compile(
     r"\d+(?:\.\d+)?|[一二两三四五六七八九十百千万]+(?=[个大项类条种层级方面阶段环节年月])"
 )
+_LABEL_LINE = re.compile(r"【[^【】]+】|《[^《》]+》")  # a heading or a document title alone
 _NON_CONTENT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 # Negation words, longest first: a claim may not add one the passage lacks, nor drop one.
@@ -98,7 +99,9 @@ class CitationVerifier:
             claim = claim_text(sentence)
             if not _compact(claim):
                 continue  # a bare lead-in such as "根据资料：" is not a claim
-            checks.append(self._check_one(sentence, claim, by_n))
+            check = self._check_one(sentence, claim, by_n)
+            check.label = bool(_LABEL_LINE.fullmatch(claim.strip()))
+            checks.append(check)
         return checks
 
     def _check_one(self, sentence: str, claim: str, by_n: dict[int, Citation]) -> SentenceCheck:
@@ -212,6 +215,9 @@ def _unsupported_clause(claim: str, passage: str) -> str:
 
 
 def faithfulness(checks: Sequence[SentenceCheck]) -> float:
+    """Share of the answer's claims that their citations support. A heading or title line is
+    not a claim, so it does not raise the share; one citing the wrong passage still lowers it."""
     if not checks:
         return 0.0
-    return sum(1 for c in checks if c.supported) / len(checks)
+    counted = [c for c in checks if not c.label or not c.supported] or list(checks)
+    return sum(1 for c in counted if c.supported) / len(counted)

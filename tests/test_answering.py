@@ -216,3 +216,14 @@ def test_a_question_in_english_that_finds_nothing_is_told_to_ask_in_chinese(assi
     assert answer.refusal_reason == "问题不是中文"
     chinese = assistant.ask("青岛市的地铁票价是多少钱？")
     assert chinese.refused and chinese.text.startswith(REFUSAL_TEXT)
+
+
+def test_heading_lines_are_checked_but_not_counted_as_claims(assistant) -> None:
+    from ui.render import badge_text
+
+    answer = assistant.ask("上海成立了什么来统筹推进城市数字化转型工作？")
+    labels = [s for s in answer.sentences if s.label]
+    assert labels and all(s.text.startswith("【") for s in labels)
+    assert labels[0].supported  # the heading is its passage's own section
+    claims = len(answer.sentences) - len(labels)
+    assert f"（{claims}/{claims} 句有引文支持）" in badge_text(answer)

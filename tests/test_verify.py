@@ -125,3 +125,16 @@ def test_negated_wording_that_the_passage_has_is_supported(verifier) -> None:
         "行政机关依申请提供政府信息,不收取费用。[1]", [_citation(1, REGULATION)]
     )
     assert checks[0].supported
+
+
+def test_heading_and_title_lines_are_labels_not_claims(verifier, citations) -> None:
+    answer = (
+        "【2.2 三维模型】[1]\n一是技术维度,包含城市数字底座、城市数据体系、城市核心平台、"
+        "城市应用场景4个层级。[1]\n《论文》[1]"
+    )
+    checks = verifier.check(answer, citations)
+    assert [c.label for c in checks] == [True, False, True]
+    assert all(c.supported for c in checks) and faithfulness(checks) == 1.0
+    # A label citing the wrong passage still lowers the score; a supported one never raises it.
+    wrong = verifier.check("【9.9 别的章节】[2]\n城市数字化转型包括七大维度。[1]", citations)
+    assert [c.label for c in wrong] == [True, False] and faithfulness(wrong) == 0.0

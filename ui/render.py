@@ -64,8 +64,8 @@ def chat_safe(text: str) -> str:
 def badge_text(answer: Answer) -> str:
     if answer.refused:
         return "未作答：资料中未找到"
-    total = len(answer.sentences)
-    supported = total - len(answer.unsupported)
+    total = len(answer.claims)
+    supported = sum(1 for c in answer.claims if c.supported)
     return f"忠实度 {answer.faithfulness:.0%}（{supported}/{total} 句有引文支持）"
 
 
