@@ -502,3 +502,28 @@ def test_server_login_uses_the_throttle(server: Server) -> None:
     finally:
         protected.demo.close()
         server.assistant.settings = settings
+
+
+def test_serve_reports_a_busy_port_before_loading_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_model(*_: object, **__: object) -> None:
+        raise AssertionError("a busy port must be reported before models load")
+
+    monkeypatch.setattr("rag.assistant.build_embedder", no_model)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    assert "端口已被占用" in capsys.readouterr().err
+
+
+def test_startup_clock_counts_from_process_start() -> None:
+    from ui.startup import StartupClock, seconds_since_process_start
+
+    lines: list[str] = []
+    clock = StartupClock(lines.append)
+    assert seconds_since_process_start() > 0.5  # this test process imported pytest and more
+    clock.done("阶段")
+    assert lines and lines[0].startswith("启动：阶段（") and clock.elapsed > 0.5

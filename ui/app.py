@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +23,7 @@ from ui import render
 from ui.render import ALL, esc
 from ui.serve import ThrottledLogin, is_loopback, load_accounts, refusal_message
 from ui.service import UIService
+from ui.startup import StartupClock
 from ui.uploads import KIND_BY_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -425,12 +425,14 @@ def run_cli(args: argparse.Namespace) -> int:
     if not is_loopback(args.host) and not accounts:
         err_console.print(f"[red]{refusal_message(args.host)}[/red]", highlight=False)
         return 2
-    started = time.perf_counter()
+    clock = getattr(args, "clock", None) or StartupClock(lambda _: None)
     assistant = _open_assistant()
+    clock.done("已打开索引与向量模型")
     home = assistant.settings.home
     os.environ.setdefault("GRADIO_TEMP_DIR", str(home / "tmp" / "gradio"))  # uploads stay in home
     with contextlib.suppress(CityQAError):  # load the embedder and caches before first use
         assistant.ask(EXAMPLES[0])
+    clock.done("已预热检索与分词")
     demo = build_app(assistant)
     try:
         launch(
@@ -451,7 +453,7 @@ def run_cli(args: argparse.Namespace) -> int:
         return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
     err_console.print(
-        f"已就绪（{time.perf_counter() - started:.1f} 秒）：http://{host}:{args.port}"
+        f"已就绪（自进程启动 {clock.elapsed:.1f} 秒）：http://{host}:{args.port}"
         + ("（需登录）" if accounts else "")
         + "  按 Ctrl+C 停止。",
         highlight=False,

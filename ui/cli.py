@@ -212,13 +212,23 @@ def run_serve(args: argparse.Namespace) -> int:
     import os
 
     from rag import Settings
+    from ui.startup import StartupClock, port_in_use
 
+    if port_in_use(args.host, args.port):
+        err_console.print(
+            f"[red]无法在 {args.host}:{args.port} 启动：端口已被占用。"
+            "请用 --port 换一个端口。[/red]",
+            highlight=False,
+        )
+        return 1
+    args.clock = StartupClock(lambda line: err_console.print(line, highlight=False))
     # Gradio reads these at import: keep uploads under $CITYQA_HOME (not /tmp/gradio) and never
     # phone home (analytics, version checks) - many of our users are air-gapped.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(Settings().home / "tmp" / "gradio"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ui.app import run_cli
 
+    args.clock.done("已加载网页界面库")
     return run_cli(args)
 
 
