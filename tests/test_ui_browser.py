@@ -202,3 +202,22 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
     page.get_by_role("tab", name="问答").click()
     ask_in_page(page, "青岚市将建设几条智慧公交走廊？")
     assert "三条智慧公交走廊" in bot_text(page, "忠实度")
+
+    # Deleting asks first, naming the document; 取消 keeps it, 确认删除 removes it.
+    page.get_by_role("tab", name="文档库").click()
+    pick = page.locator("#cq-delete-pick input")
+    pick.click()
+    pick.fill("青岚市交通规划")
+    page.get_by_role("option", name=re.compile("青岚市交通规划")).first.click()
+    page.get_by_role("button", name="删除文档").click()
+    confirm = page.locator("#cq-confirm")
+    confirm.get_by_text("确定删除《青岚市交通规划》").wait_for()
+    confirm.get_by_role("button", name="取消").click()
+    confirm.wait_for(state="hidden")
+    assert (library / "青岚市交通规划.md").is_file()
+    page.get_by_role("button", name="删除文档").click()
+    page.locator("#cq-confirm-delete").click()
+    page.wait_for_function(
+        "(s) => document.querySelector('#cq-delete-report').innerText.includes(s)", arg="已删除"
+    )
+    assert not (library / "青岚市交通规划.md").exists()

@@ -116,7 +116,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             return service.ask(question, **filters).to_dict()
 
     def doc_choices() -> list[tuple[str, str]]:
-        return [(ALL, ALL), *((f"{d.title}（{d.source}）", d.doc_id) for d in service.documents())]
+        return [(ALL, ALL), *((render.document_choice(d), d.doc_id) for d in service.documents())]
 
     def respond(
         message: str,
@@ -256,6 +256,18 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         with user_errors():
             return f"<p>{esc(service.delete(doc_id))}</p>"
 
+    def confirm_delete(doc_id: str | None) -> tuple[Any, str]:
+        """Deleting is not undone by a click: name the document and ask first."""
+        if not doc_id:
+            raise gr.Error("请先选择要删除的文档")
+        doc = next((d for d in service.documents() if d.doc_id == doc_id), None)
+        if doc is None:
+            raise gr.Error(f"文档 '{doc_id}' 不在资料库中")
+        return gr.update(visible=True), render.delete_question(doc)
+
+    def hide_confirmation() -> Any:
+        return gr.update(visible=False)
+
     # ----- layout --------------------------------------------------------------------------
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         session = gr.State(new_session())
@@ -356,10 +368,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         value=None,
                         label="选择要删除的文档",
                         allow_custom_value=True,
+                        elem_id="cq-delete-pick",
                         scale=3,
                     )
                     delete_btn = gr.Button("删除文档", variant="stop", scale=1)
-                delete_report = _html()
+                with gr.Row(visible=False, elem_id="cq-confirm") as confirm_row:
+                    confirm_text = _html()
+                    confirm_btn = gr.Button("确认删除", variant="stop", elem_id="cq-confirm-delete")
+                    cancel_btn = gr.Button("取消")
+                delete_report = _html(elem_id="cq-delete-report")
 
         # ----- events ----------------------------------------------------------------------
         chat_outputs = [chatbot, session, question, badge, sources, source_pick, passage, export]
@@ -382,6 +399,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             refresh, None, refresh_outputs, api_visibility=HIDDEN
         )
         delete_btn.click(
+            confirm_delete, delete_pick, [confirm_row, confirm_text], api_visibility=HIDDEN
+        )
+        cancel_btn.click(hide_confirmation, None, confirm_row, api_visibility=HIDDEN)
+        confirm_btn.click(hide_confirmation, None, confirm_row, api_visibility=HIDDEN).then(
             delete, delete_pick, delete_report, api_name="delete_document", **writes
         ).then(refresh, None, refresh_outputs, api_visibility=HIDDEN)
         gr.api(ask_api, api_name="ask")

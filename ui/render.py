@@ -296,6 +296,28 @@ def passages_html(passages: Sequence[Passage], heading: str) -> str:
     return f'<div class="cq-list"><h4>{esc(heading)}</h4>{"".join(items)}</div>'
 
 
+BUNDLED_NOTE = "内置语料"
+
+
+def document_choice(doc: Any) -> str:
+    """A document as a dropdown choice: title and file, and whether it ships with cityqa."""
+    bundled = f" · {BUNDLED_NOTE}" if doc.bundled else ""
+    return f"{doc.title}（{doc.source}{bundled}）"
+
+
+def delete_question(doc: Any) -> str:
+    """The confirmation asked before a document is deleted, naming it."""
+    back = (
+        "它随产品附带，删除后运行 cityqa ingest 可恢复。"
+        if doc.bundled
+        else "删除后需重新上传才能再问到它。"
+    )
+    return (
+        f'<p class="cq-warn">确定删除《{esc(doc.title)}》'
+        f"（{esc(doc.source)}，{doc.chunks} 个片段）吗？{esc(back)}</p>"
+    )
+
+
 def document_rows(docs: Sequence[Any]) -> list[list[Any]]:
     return [
         [
@@ -304,7 +326,7 @@ def document_rows(docs: Sequence[Any]) -> list[list[Any]]:
             d.doc_type,
             "、".join(d.issuers),
             d.date,
-            d.source,
+            f"{d.source}（{BUNDLED_NOTE}）" if d.bundled else d.source,
             d.file_type,
             d.chunks,
             d.pages if d.pages is not None else "",
