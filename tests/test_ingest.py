@@ -453,3 +453,25 @@ def test_cli_help_lists_commands(capsys) -> None:
     assert "ingest" in out and "stats" in out
     assert main([]) == 0  # no command: help, exit 0
     assert "ingest" in capsys.readouterr().out
+
+
+def test_ingest_table_folds_long_names_and_reasons_in_80_columns() -> None:
+    from rich.console import Console
+
+    from ui.console import ingest_footer, ingest_table
+
+    source = "policies/关于深化智慧城市发展推进城市全域数字化转型的指导意见（征求意见稿）.pdf"
+    error = "PDF 无法解析（文件可能已损坏）：EOF marker not found"
+    failed = {"source": source, "status": "failed", "chunks": 0, "seconds": 0.2, "error": error}
+    report = {"files": [{**failed, "warnings": []}]}
+    console = Console(width=80, force_terminal=False, record=True)
+    console.print(ingest_table(report))
+    rows = [line.split("│") for line in console.export_text().splitlines() if "│" in line]
+    column = ["".join(row[i].replace(" ", "") for row in rows) for i in range(1, 6)]
+    assert column[0] == source and column[4] == error.replace(" ", "")  # folded, not cut
+    summary = {
+        **report,
+        **dict(ingested=0, unchanged=0, failed=1, pruned=0, documents=0, chunks=0),
+        **dict(seconds=0.3, embedder="use-m3", recovered_orphans=0, changed=False, skipped=[]),
+    }
+    assert f"失败：\n  {source}：{error}" in ingest_footer(summary)

@@ -45,6 +45,12 @@ def new_session() -> dict[str, Any]:
 
 
 @contextmanager
+def user_error(message: str) -> gr.Error:
+    """A mistake of the user's (an empty question, no file chosen): a Chinese toast, and no
+    traceback in the server log, since nothing went wrong on the server."""
+    return gr.Error(message, title="提示", print_exception=False)
+
+
 def user_errors() -> Iterator[None]:
     """Show ``CityQAError`` messages as they are; anything else as a short internal error."""
     try:
@@ -52,10 +58,12 @@ def user_errors() -> Iterator[None]:
     except gr.Error:
         raise
     except CityQAError as exc:
-        raise gr.Error(str(exc), print_exception=False) from exc
+        raise user_error(str(exc)) from exc
     except Exception as exc:
         log.exception("UI handler failed")
-        raise gr.Error(f"内部错误（{type(exc).__name__}），请查看服务端日志。") from exc
+        raise gr.Error(
+            f"内部错误（{type(exc).__name__}），请查看服务端日志。", title="错误"
+        ) from exc
 
 
 def _filters(
@@ -132,7 +140,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         with user_errors():
             question = (message or "").strip()
             if not question:
-                raise gr.Error("请输入问题")
+                raise user_error("请输入问题")
             display = [*session["display"], {"role": "user", "content": render.chat_safe(question)}]
             partial = ""
             answer = None
@@ -242,7 +250,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> str:
         if not files:
-            raise gr.Error("请先选择要上传的文件")
+            raise user_error("请先选择要上传的文件")
         with user_errors():
             outcomes = service.upload([(p, os.path.basename(p)) for p in files], progress)
         lines = "".join(
@@ -252,17 +260,17 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
     def delete(doc_id: str | None) -> str:
         if not doc_id:
-            raise gr.Error("请先选择要删除的文档")
+            raise user_error("请先选择要删除的文档")
         with user_errors():
             return f"<p>{esc(service.delete(doc_id))}</p>"
 
     def confirm_delete(doc_id: str | None) -> tuple[Any, str]:
         """Deleting is not undone by a click: name the document and ask first."""
         if not doc_id:
-            raise gr.Error("请先选择要删除的文档")
+            raise user_error("请先选择要删除的文档")
         doc = next((d for d in service.documents() if d.doc_id == doc_id), None)
         if doc is None:
-            raise gr.Error(f"文档 '{doc_id}' 不在资料库中")
+            raise user_error(f"文档 '{doc_id}' 不在资料库中")
         return gr.update(visible=True), render.delete_question(doc)
 
     def hide_confirmation() -> Any:
@@ -323,7 +331,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     source_pick = gr.Radio([], label="查看原文（选择来源编号）", elem_id="cq-pick")
                     passage = _html(render.passage_html(None, []), "cq-passage")
             with gr.Tab("知识地图", id="map"):
-                gr.Markdown("“维度 × 路径”片段数。点击单元格（或用下拉框）查看该格的片段及其章节。")
+                gr.Markdown(
+                    "“维度 × 路径”片段数。点击单元格（或用下拉框）查看该格的片段及其章节。\n\n"
+                    "标签是多选的：一个片段可以同时属于几个维度和几条路径，也可以没有标签"
+                    "（内容里没有依据时不强行归类）。所以一行的格子相加不等于该行的“合计”："
+                    "行末“合计”是带该维度标签的片段数，末行“合计”是带该路径标签的片段数，"
+                    "右下角是全部片段数。"
+                )
                 matrix = gr.Dataframe(
                     matrix_value(),
                     interactive=False,

@@ -52,8 +52,12 @@ class RichIngestProgress:
 
 def ingest_table(report: dict[str, Any]) -> Table:
     table = Table(title="入库结果 Ingest summary", show_lines=False)
-    for col in ("文件 File", "状态 Status", "片段 Chunks", "秒 s", "说明 Notes"):
-        table.add_column(col)
+    # Narrow terminals fold long names and reasons onto more lines instead of cutting them
+    # ("…"); the footer repeats failures as plain lines as well.
+    table.add_column("文件 File", overflow="fold", ratio=3)
+    for col in ("状态 Status", "片段 Chunks", "秒 s"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("说明 Notes", overflow="fold", ratio=4)
     for f in report["files"]:
         if f["status"] == "unchanged" and len(report["files"]) > 20:
             continue  # long runs: list only what happened
@@ -83,6 +87,9 @@ def ingest_footer(report: dict[str, Any]) -> str:
         head += "\n索引已是最新，未做任何修改。(Index already up to date; nothing changed.)"
     if report.get("repaired"):
         head += f"\n已修复索引：{report['repaired']}"
+    failed = [f for f in report["files"] if f["status"] == "failed"]
+    if failed:
+        head += "\n失败：\n" + "\n".join(f"  {f['source']}：{f['error']}" for f in failed)
     if report["skipped"]:
         reasons = report.get("skip_reasons", {})
         shown = [
