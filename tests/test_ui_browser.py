@@ -1,6 +1,7 @@
 """A real browser (Debian's chromium driven by Playwright) against a live ``build_app`` server.
 
-Set ``UPDATE_DOCS_SCREENSHOT=1`` to also copy the chat screenshot to docs/ for the README.
+Set ``UPDATE_DOCS_SCREENSHOT=1`` to also copy the screenshots (chat, map, library) to docs/ for
+the README, so the pictures there are always of the current UI.
 """
 
 from __future__ import annotations
@@ -25,7 +26,20 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot-chat.png"
+DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
+
+
+def save_screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+    """Screenshot the page; with UPDATE_DOCS_SCREENSHOT set, also as docs/screenshot-NAME.png."""
+    shot = tmp_path / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
+        DOCS_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_DIR / f"screenshot-{name}.png")
+    return shot
+
+
 TIMEOUT_MS = 30_000
 
 HOSTILE_DOC = (
@@ -112,12 +126,7 @@ def test_chat_answer_sources_and_screenshot(
     mark.wait_for()
     assert "三大维度" in page.locator("#cq-passage").inner_text()
 
-    shot = tmp_path / "chat.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, DOCS_SCREENSHOT)
+    save_screenshot(page, tmp_path, "chat")
 
     page.get_by_text("导出本次回答").click()
     export = page.locator("#cq-export")
@@ -156,10 +165,10 @@ def test_document_markup_is_shown_as_text(page: Any, tmp_path: Path) -> None:
     )
     assert re.search(r"安全测试\s*<b>粗体</b>\s*文档", page.locator("#cq-docs").inner_text())
     assert page.evaluate("() => window.__xss === undefined")
-    page.screenshot(path=str(tmp_path / "library.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "library-hostile.png"), full_page=True)
 
 
-def test_knowledge_map_cell_lists_passages(page: Any) -> None:
+def test_knowledge_map_cell_lists_passages(page: Any, tmp_path: Path) -> None:
     page.get_by_role("tab", name="知识地图").click()
     matrix = page.locator("#cq-matrix")
     matrix.get_by_text("数字底座驱动", exact=True).wait_for()
@@ -180,6 +189,20 @@ def test_knowledge_map_cell_lists_passages(page: Any) -> None:
         arg="× 路径：全部",
     )
     assert page.locator("#cq-doc-cell details").count() >= 1
+    save_screenshot(page, tmp_path, "map")
+
+
+def test_a_path_filter_restricts_the_sources(page: Any) -> None:
+    path = page.locator("#cq-f-path input")
+    path.click()
+    page.get_by_role("option", name="数据要素驱动").click()
+    ask_in_page(page, "有哪些城市的做法可以参考？")
+    bot_text(page, "【")  # an answer, or a refusal's 【未作答】 badge line
+    cards = page.locator("#cq-sources .cq-card")
+    cards.first.wait_for()
+    assert cards.count() >= 1
+    for i in range(cards.count()):
+        assert "数据要素驱动" in cards.nth(i).inner_text()
 
 
 def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) -> None:
@@ -212,6 +235,7 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
     page.get_by_role("button", name="删除文档").click()
     confirm = page.locator("#cq-confirm")
     confirm.get_by_text("确定删除《青岚市交通规划》").wait_for()
+    save_screenshot(page, tmp_path, "library")
     confirm.get_by_role("button", name="取消").click()
     confirm.wait_for(state="hidden")
     assert (library / "青岚市交通规划.md").is_file()

@@ -44,13 +44,13 @@ def new_session() -> dict[str, Any]:
     return {"history": [], "display": [], "answers": []}
 
 
-@contextmanager
 def user_error(message: str) -> gr.Error:
     """A mistake of the user's (an empty question, no file chosen): a Chinese toast, and no
     traceback in the server log, since nothing went wrong on the server."""
     return gr.Error(message, title="提示", print_exception=False)
 
 
+@contextmanager
 def user_errors() -> Iterator[None]:
     """Show ``CityQAError`` messages as they are; anything else as a short internal error."""
     try:
@@ -305,7 +305,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         send = gr.Button("提问", variant="primary", scale=1, elem_id="cq-send")
                     with gr.Row():
                         f_dim = gr.Dropdown(dims, value=ALL, label="维度")
-                        f_path = gr.Dropdown(paths, value=ALL, label="路径")
+                        f_path = gr.Dropdown(paths, value=ALL, label="路径", elem_id="cq-f-path")
                         f_doc = gr.Dropdown(
                             doc_choices(), value=ALL, label="文档", allow_custom_value=True
                         )
