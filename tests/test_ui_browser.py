@@ -228,6 +228,12 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
 
     # Deleting asks first, naming the document; 取消 keeps it, 确认删除 removes it.
     page.get_by_role("tab", name="文档库").click()
+    # 上传 with no file: a Chinese message, and the last run's report does not linger beside it.
+    page.locator("#cq-upload").click()
+    page.get_by_text("请先选择要上传的文件").first.wait_for()
+    assert "已入库" not in page.locator("#cq-upload-report").inner_text()
+    for english in ("Copy table data", "Fullscreen", "Error"):
+        assert page.get_by_label(english, exact=True).count() == 0, english
     pick = page.locator("#cq-delete-pick input")
     pick.click()
     pick.fill("青岚市交通规划")

@@ -343,6 +343,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     interactive=False,
                     label="维度 × 路径 片段数",
                     elem_id="cq-matrix",
+                    buttons=[],  # Gradio labels them only in English
                 )
                 with gr.Row():
                     m_dim = gr.Dropdown(dims, value=ALL, label="维度")
@@ -355,6 +356,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     label="文档 × 路径 片段数",
                     wrap=True,
                     elem_id="cq-doc-paths",
+                    buttons=[],  # Gradio labels them only in English
                 )
                 doc_cell = _html(elem_id="cq-doc-cell")
             with gr.Tab("文档库", id="library"):
@@ -365,6 +367,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     label="资料库中的文档",
                     wrap=True,
                     elem_id="cq-docs",
+                    buttons=[],  # Gradio labels them only in English
                 )
                 kinds = "、".join(sorted({s.lstrip(".").upper() for s in KIND_BY_SUFFIX}))
                 files = gr.File(
@@ -396,7 +399,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         chat_outputs = [chatbot, session, question, badge, sources, source_pick, passage, export]
         chat_inputs = [question, session, f_dim, f_path, f_doc, f_type, f_issuer, f_year]
         for trigger in (question.submit, send.click):
-            trigger(respond, chat_inputs, chat_outputs, api_visibility=HIDDEN)
+            # The streamed answer shows progress itself; Gradio's own tracker is English.
+            trigger(
+                respond, chat_inputs, chat_outputs, api_visibility=HIDDEN, show_progress="hidden"
+            )
         source_pick.change(open_source, [source_pick, session], passage, api_visibility=HIDDEN)
         clear_btn.click(clear, None, chat_outputs, api_visibility=HIDDEN)
         matrix.select(pick_cell, None, [m_dim, m_path, cell], api_visibility=HIDDEN)
@@ -409,9 +415,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         ]
         demo.load(refresh, None, refresh_outputs, api_visibility=HIDDEN)
         writes = {"concurrency_limit": 1, "concurrency_id": "library"}
-        upload_btn.click(upload, files, upload_report, api_name="upload", **writes).then(
-            refresh, None, refresh_outputs, api_visibility=HIDDEN
-        )
+        # A new attempt clears the last report, so an old 已入库 never stands beside a new error.
+        upload_btn.click(lambda: "", None, upload_report, api_visibility=HIDDEN).then(
+            upload, files, upload_report, api_name="upload", **writes
+        ).then(refresh, None, refresh_outputs, api_visibility=HIDDEN)
         delete_btn.click(
             confirm_delete, delete_pick, [confirm_row, confirm_text], api_visibility=HIDDEN
         )
