@@ -9,6 +9,7 @@ verifier reads together with the passage text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 from rag.extractive import is_list_question, split_units
 from rag.query import coverage
@@ -18,13 +19,15 @@ from rag.types import Passage
 MIN_PARENT_COVERAGE = 0.9
 MIN_ADVANTAGE = 0.1  # parent title must cover the question this much better than any body
 MIN_CHILDREN = 2
+# One document's chunks in reading order, those the question's filters admit.
+DocumentChunks = Callable[[str], Sequence[ChunkRecord]]
 
 
 def outline_passages(
     question: str,
     weights: dict[str, float],
     passages: list[Passage],
-    chunks: dict[str, ChunkRecord],
+    chunks: DocumentChunks,
     listed: str = "",
 ) -> list[Passage]:
     """The first passage of every child section, in order, or [] when not an outline question.
@@ -58,7 +61,7 @@ _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{4,40})[”\"」』]")
 
 
 def _quoted_heading(
-    question: str, passages: list[Passage], chunks: dict[str, ChunkRecord]
+    question: str, passages: list[Passage], chunks: DocumentChunks
 ) -> list[Passage]:
     """A list question that quotes a heading of a retrieved document ("“全领域推进城市数字化转型”
     分了哪几块") asks for that heading's parts: its child sections, when it has at least two.
@@ -80,18 +83,12 @@ def _quoted_heading(
     return []
 
 
-def _first_chunk_per_child(
-    doc_id: str, parent: str, chunks: dict[str, ChunkRecord]
-) -> list[ChunkRecord]:
+def _first_chunk_per_child(doc_id: str, parent: str, chunks: DocumentChunks) -> list[ChunkRecord]:
     firsts: dict[str, ChunkRecord] = {}
-    for chunk in chunks.values():
+    for chunk in chunks(doc_id):  # in reading order: the first chunk of a child comes first
         section = str(chunk.metadata.get("section", ""))
-        if chunk.metadata.get("doc_id") != doc_id or not section.startswith(parent + " > "):
-            continue
-        child = section[len(parent) + 3 :].split(" > ")[0]
-        known = firsts.get(child)
-        if known is None or chunk.metadata["char_start"] < known.metadata["char_start"]:
-            firsts[child] = chunk
+        if section.startswith(parent + " > "):
+            firsts.setdefault(section[len(parent) + 3 :].split(" > ")[0], chunk)
     return sorted(firsts.values(), key=lambda c: c.metadata["char_start"])
 
 

@@ -20,7 +20,7 @@ from rag.decompose import split_parallel, split_questions
 from rag.docinfo import INFO_HEADING, answers_fact, asked_facts, fact_label
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
 from rag.llm import LLMError
-from rag.outline import outline_lines, outline_passages, section_heading
+from rag.outline import DocumentChunks, outline_lines, outline_passages, section_heading
 from rag.query import (
     QueryAnalyzer,
     QueryTerms,
@@ -114,11 +114,9 @@ class QAPipeline:
         found = self._retrieve(query, filters, top_k)
         passages, evidence = found.passages, found.evidence
         retrieved = time.perf_counter()
-        # An outline lists child sections from the stored chunks: only those the filters admit.
-        chunks = self.retriever.store.chunks()
-        if filters.active:
-            chunks = {cid: c for cid, c in chunks.items() if filters.accepts(c.metadata)}
-        outline = outline_passages(query, found.weights, passages, chunks, found.terms.listed)
+        outline = outline_passages(
+            query, found.weights, passages, self._admitted_chunks(filters), found.terms.listed
+        )
         questions = split_questions(query) if self.llm_answerer is None else []
         multi = self._several_questions(question, questions, filters, top_k) if questions else None
         if multi is None and len(filters.doc_groups) >= 2 and self.llm_answerer is None:
@@ -166,12 +164,12 @@ class QAPipeline:
         weights = self.retriever.term_weights(terms)
         passages = self.retriever.search(query, filters, top_k, query_embedding, weights)
         candidates = passages[:ANSWER_PASSAGES]
-        corpus = self.retriever.store.corpus_text()
+        corpus = self.retriever.store.term_index()
         missing = missing_specific(terms, corpus, self.analyzer.tokenizer.general_informativeness)
         # Sentences should speak of what the question names: the taxonomy label it mentions
         # ("管理维度") and the names it asks about ("长沙").
         focus = self.taxonomy.mentions(query) if self.taxonomy is not None else []
-        names = [t for t in terms.specific if t in corpus and not _DIGITS.search(t)]
+        names = [t for t in terms.specific if corpus.contains(t) and not _DIGITS.search(t)]
         units = self.extractive.score_units(query_embedding, candidates, weights, focus, names)
         evidence = assess(
             passages,
@@ -289,11 +287,19 @@ class QAPipeline:
         ]
 
     def _info_passage(self, doc_id: str) -> Passage | None:
-        for chunk in self.retriever.store.chunks().values():
-            meta = chunk.metadata
-            if meta.get("doc_id") == doc_id and meta.get("section") == INFO_HEADING:
-                return Passage(chunk.id, chunk.text, meta, score=0.0)
+        for chunk in self.retriever.store.document_chunks(doc_id):
+            if chunk.metadata.get("section") == INFO_HEADING:
+                return Passage(chunk.id, chunk.text, chunk.metadata, score=0.0)
         return None
+
+    def _admitted_chunks(self, filters: ChunkFilter) -> DocumentChunks:
+        """One document's chunks, those the filters admit: an outline lists only these."""
+        store = self.retriever.store
+        if not filters.active:
+            return store.document_chunks
+        return lambda doc_id: [
+            c for c in store.document_chunks(doc_id) if filters.accepts(c.metadata)
+        ]
 
     def _missing_types(self, query: str, found: _Found, units: list[Unit]) -> list[str]:
         return missing_types(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from rag.lexical import ChineseTokenizer
 from rag.synonyms import Thesaurus, alternative_term, term_forms, term_in
+from rag.termindex import TermIndex
 
 # Parts of speech (jieba/ICTCLAS) of proper names; "eng" is a Latin-script token.
 _SPECIFIC_POS = ("ns", "nr", "nrt", "nrfg", "nt", "nz", "eng")
@@ -236,7 +237,7 @@ def quantity_focus(question: str, terms: QueryTerms) -> str | None:
 
 def missing_specific(
     terms: QueryTerms,
-    corpus_text: str,
+    corpus: TermIndex,
     informativeness: Callable[[str], float] | None = None,
 ) -> list[str]:
     """Specific terms absent from the corpus (an abbreviation of a present name is present).
@@ -244,8 +245,8 @@ def missing_specific(
     The noun a question asks for counts as specific when it is a rare notion in general
     Chinese ("股权结构", "交易额"): a corpus that never uses it cannot answer. Everyday nouns
     ("路子", "机构") are usually paraphrases and are left to the coverage check."""
-    missing = [t for t in terms.specific if not _occurs(t, corpus_text)]
-    if terms.subject and not any(_occurs(w, corpus_text) for w in _bigrams(terms.subject)):
+    missing = [t for t in terms.specific if not corpus.occurs(t)]
+    if terms.subject and not any(corpus.occurs(w) for w in _bigrams(terms.subject)):
         missing.append(terms.subject)  # "字节跳动为…": a name jieba does not know
     asked = terms.asked
     if (
@@ -253,8 +254,8 @@ def missing_specific(
         and informativeness is not None
         and informativeness(asked) >= RARE_WORD_INFO
         and asked not in missing
-        and not _occurs(asked, corpus_text)
-        and asked[:2] not in corpus_text  # "人才队伍" when the corpus speaks of "人才"
+        and not corpus.occurs(asked)
+        and not corpus.contains(asked[:2])  # "人才队伍" when the corpus speaks of "人才"
     ):
         missing.append(asked)
     return missing
@@ -264,33 +265,23 @@ def _bigrams(text: str) -> list[str]:
     return [text[i : i + 2] for i in range(len(text) - 1)] or [text]
 
 
-def _occurs(term: str, text: str) -> bool:
-    if term in text or term.lower() in text.lower():
-        return True
-    if len(term) < 3 or not re.fullmatch(r"[\u4e00-\u9fff]+", term):
-        return False
-    # "信通院" abbreviates "信息通信研究院": its characters in order within a short window.
-    pattern = ".{0,3}".join(map(re.escape, term))
-    return re.search(pattern, text) is not None
-
-
 def idf_weights(
     terms: Iterable[str],
-    chunk_texts: Sequence[str],
+    corpus: TermIndex,
     informativeness: Callable[[str], float] | None = None,
     pieces: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, float]:
     """Corpus IDF of each term. A term the corpus never uses gets the maximum IDF only when it
     is also rare in general Chinese ("回报率", "财政预算"); everyday words ("特点", "经历") are
     usually paraphrases of what the corpus says and weigh less."""
-    n = max(len(chunk_texts), 1)
+    n = max(corpus.n, 1)
     top = math.log((n + 1) / 0.5)
     weights: dict[str, float] = {}
     for term in terms:
-        df = sum(1 for text in chunk_texts if term_in(term, text))
+        df = corpus.document_frequency(term)
         if df == 0 and pieces and term in pieces:
             # No wording of a thesaurus term occurs ("本地的产业"): weigh its plain words.
-            weights |= idf_weights(pieces[term], chunk_texts, informativeness)
+            weights |= idf_weights(pieces[term], corpus, informativeness)
             continue
         weight = math.log((n + 1) / (df + 0.5))
         if df == 0 and informativeness is not None:

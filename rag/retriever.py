@@ -150,7 +150,7 @@ class HybridRetriever(BaseRetriever):
     ) -> list[tuple[str, float]]:
         index = self.store.bm25(self.tokenizer)
         scores = index.scores(self.tokenizer.tokenize(query))
-        order = np.argsort(-scores)
+        order = _best_first(scores, None if filters.active else self.candidates)
         hits: list[tuple[str, float]] = []
         for i in order:
             if scores[i] <= 0 or len(hits) >= self.candidates:
@@ -192,10 +192,19 @@ class HybridRetriever(BaseRetriever):
         """IDF weights of the question's content terms over the stored chunks."""
         return idf_weights(
             terms.content,
-            self.store.texts(),
+            self.store.term_index(),
             self.tokenizer.general_informativeness,
             terms.pieces,
         )
+
+
+def _best_first(scores: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices by descending score; only the ``limit`` best when given (a partial sort, so
+    a large corpus is not sorted whole for a few hits)."""
+    if limit is None or limit >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    top = np.argpartition(-scores, limit)[:limit]
+    return top[np.argsort(-scores[top], kind="stable")]
 
 
 def _blend(chunk_cosine: float, sentence_cosine: float | None) -> float:

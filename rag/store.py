@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +30,7 @@ from rag.errors import EmbedderMismatchError, storage_error, storage_errors
 from rag.lexical import BM25Index, ChineseTokenizer
 from rag.locking import writer_lock
 from rag.settings import Settings
+from rag.termindex import TermIndex
 
 _EMBEDDER_KEY = "cityqa_embedder"
 _DIMENSION_KEY = "cityqa_dimension"
@@ -239,7 +241,8 @@ class _View:
         self.catalog = catalog
         self.chunks: dict[str, ChunkRecord] | None = None
         self.documents: list[DocRecord] | None = None
-        self.texts: tuple[list[str], str] | None = None
+        self.terms: TermIndex | None = None
+        self.by_document: dict[str, list[ChunkRecord]] | None = None
         self.bm25: BM25Index | None = None
         self.bm25_saved = False  # whether ``bm25`` is the index saved on disk
         self.sentence_count: int | None = None
@@ -267,6 +270,15 @@ class IndexStore:
         self._own: set[Any] = set()  # catalog signatures this process committed
         self._writer: Catalog | None = None
         self._retired_client: Any = None
+        # A writer's BM25 tokens per chunk id (with the text they are of): every commit of a
+        # long ingest rebuilds BM25, and re-tokenizing the whole corpus each time would make
+        # ingest time grow with the square of the corpus.
+        self._tokens: dict[str, tuple[str, list[str]]] = {}
+        self._tokens_by: ChineseTokenizer | None = None  # the tokenizer they came from
+        # Chunks and sentences written but not yet sent to Chroma: a write costs several times
+        # more per record in the small batches of one file than in batches of a thousand.
+        self._unsent_nodes: list[TextNode] = []
+        self._unsent_sentences: list[tuple[SentenceVector, dict[str, Any]]] = []
 
     def open_collections(self, client: Any) -> None:
         embedder_id, dimension = self._embedder
@@ -359,6 +371,8 @@ class IndexStore:
                 yield self._writer
             finally:
                 self._writer = None
+                # What a failed writer did not send stays unsent: nothing committed owns it.
+                self._unsent_nodes, self._unsent_sentences = [], []
 
     def _write_catalog(self) -> Catalog:
         if self._writer is None:
@@ -381,11 +395,29 @@ class IndexStore:
         record.status = "pending"
         record.chunk_ids = [n.node_id for n in nodes]
         # Upserts, never deletes: the previous version stays whole for readers until the
-        # commit, which removes the chunks no committed document owns any more.
+        # commit, which removes the chunks no committed document owns any more. Records are
+        # sent in large batches across documents; ``commit`` sends the rest first.
+        by_id = {n.node_id: n.metadata for n in nodes}
+        self._unsent_nodes += nodes
+        self._unsent_sentences += [(s, by_id[s.chunk_id]) for s in sentences]
+        catalog.docs[record.doc_id] = record
+        if len(self._unsent_nodes) + len(self._unsent_sentences) >= _WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered chunks and sentences to Chroma."""
+        nodes, self._unsent_nodes = self._unsent_nodes, []
+        sentences, self._unsent_sentences = self._unsent_sentences, []
         for start in range(0, len(nodes), _WRITE_BATCH):
             self._upsert_nodes(nodes[start : start + _WRITE_BATCH])
-        self._add_sentences(nodes, sentences)
-        catalog.docs[record.doc_id] = record
+        for start in range(0, len(sentences), _WRITE_BATCH):
+            part = sentences[start : start + _WRITE_BATCH]
+            self.sentences.upsert(
+                ids=[f"{s.chunk_id}:{s.position}" for s, _ in part],
+                embeddings=[s.vector for s, _ in part],
+                documents=[s.text for s, _ in part],
+                metadatas=[_sentence_metadata(s, meta) for s, meta in part],
+            )
 
     def _upsert_nodes(self, nodes: list[TextNode]) -> None:
         # The same record layout as llama-index's ChromaVectorStore.add (so its readers and
@@ -401,17 +433,6 @@ class IndexStore:
             documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
         )
 
-    def _add_sentences(self, nodes: list[TextNode], sentences: Sequence[SentenceVector]) -> None:
-        by_id = {n.node_id: n.metadata for n in nodes}
-        for start in range(0, len(sentences), _WRITE_BATCH):
-            part = sentences[start : start + _WRITE_BATCH]
-            self.sentences.upsert(
-                ids=[f"{s.chunk_id}:{s.position}" for s in part],
-                embeddings=[s.vector for s in part],
-                documents=[s.text for s in part],
-                metadatas=[_sentence_metadata(s, by_id[s.chunk_id]) for s in part],
-            )
-
     def delete_document(self, doc_id: str) -> None:
         """Drop a document from the catalog; its chunks go once the deletion is committed."""
         self._write_catalog().docs.pop(doc_id, None)
@@ -420,18 +441,34 @@ class IndexStore:
         """Publish the writer's catalog: pending documents become done, BM25 follows them,
         and chunks no committed document owns (replaced versions, deletions) are removed."""
         catalog = self._write_catalog()
+        self.flush()
         for doc in catalog.docs.values():
             doc.status = "done"
         wanted = catalog.done_chunk_ids()
         records = self._stored_chunks(wanted)
-        index = BM25Index.build(
-            list(records), [tokenizer.tokenize(c.lexical_text) for c in records.values()]
-        )
+        index = BM25Index.build(list(records), self._token_lists(records, tokenizer))
         if self._bm25_dir is not None:
             index.save(self._bm25_dir)
         catalog.save()  # the commit point
         self._own.add(self._backend.signature())
         self._remove_unowned(wanted)
+
+    def _token_lists(
+        self, records: dict[str, ChunkRecord], tokenizer: ChineseTokenizer
+    ) -> list[list[str]]:
+        if tokenizer is not self._tokens_by:
+            self._tokens, self._tokens_by = {}, tokenizer
+        cache: dict[str, tuple[str, list[str]]] = {}
+        lists = []
+        for cid, record in records.items():
+            text = record.lexical_text
+            known = self._tokens.get(cid)
+            if known is None or known[0] != text:
+                known = (text, [sys.intern(t) for t in tokenizer.tokenize(text)])
+            cache[cid] = known
+            lists.append(known[1])
+        self._tokens = cache  # only the chunks still committed
+        return lists
 
     def reconcile(self) -> Repair:
         """Put the writer's catalog and Chroma back in agreement (after a crash or a lost
@@ -520,6 +557,20 @@ class IndexStore:
             view.documents = complete
             view.chunks = chunks
         return chunks
+
+    def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        """One document's committed chunks in reading order (grouped once per generation, so
+        looking at one document never walks the whole corpus)."""
+        view = self.view()
+        grouped = view.by_document
+        if grouped is None:
+            grouped = {}
+            for chunk in self.chunks().values():
+                grouped.setdefault(str(chunk.metadata.get("doc_id", "")), []).append(chunk)
+            for records in grouped.values():
+                records.sort(key=lambda c: int(c.metadata.get("char_start", 0)))
+            view.by_document = grouped
+        return grouped.get(doc_id, [])
 
     def documents(self) -> list[DocRecord]:
         """The committed documents that readers can be answered from."""
@@ -621,25 +672,16 @@ class IndexStore:
             best[cid] = max(best.get(cid, -1.0), float(np.dot(np.asarray(vec), query)))
         return best
 
-    def texts(self) -> list[str]:
-        """Each chunk's heading and text (for document frequencies, counted the way coverage
-        reads passages), cached with the chunks."""
-        return self._text_cache()[0]
-
-    def corpus_text(self) -> str:
-        """All chunk texts, titles and headings in one string: "does the corpus say X?"."""
-        return self._text_cache()[1]
-
-    def _text_cache(self) -> tuple[list[str], str]:
+    def term_index(self) -> TermIndex:
+        """Where terms occur: each chunk's heading and text (for document frequencies, counted
+        the way coverage reads passages) and the documents' titles, built once per generation."""
         view = self.view()
-        cached = view.texts
-        if cached is None:
+        if view.terms is None:
             chunks = self.chunks().values()
             texts = [f"{c.metadata.get('section', '')}\n{c.text}" for c in chunks]
-            titles = {str(c.metadata.get("doc_title", "")) for c in chunks}
-            cached = (texts, "\n".join([*texts, *titles]))
-            view.texts = cached
-        return cached
+            titles = sorted({str(c.metadata.get("doc_title", "")) for c in chunks})
+            view.terms = TermIndex(texts, titles)
+        return view.terms
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the given chunks (L2-normalised, as they were added)."""

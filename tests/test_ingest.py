@@ -357,6 +357,7 @@ def test_uncommitted_chunks_are_invisible_and_cleaned_up(two_file_corpus, open_a
     )
     with assistant.store.writing():
         assistant.store.write_document(record, ghosts)
+        assistant.store.flush()  # sent to Chroma, then the writer dies before its commit
     stored = set(assistant.store.collection.get(include=[])["ids"])
     assert {f"ghost-{i}" for i in range(3)} <= stored
     reader = open_assistant(two_file_corpus, repair=False)

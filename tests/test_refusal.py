@@ -81,11 +81,14 @@ def test_the_kind_of_item_a_list_question_asks_for(question, listed) -> None:
 def test_asked_noun_absent_from_corpus_is_missing(question, asked, missing) -> None:
     from rag.lexical import ChineseTokenizer
     from rag.query import QueryAnalyzer, missing_specific
+    from rag.termindex import TermIndex
 
     tokenizer = ChineseTokenizer(["运营模式"])  # a domain term, as the taxonomy adds them
     terms = QueryAnalyzer(tokenizer).terms(question)
     assert terms.asked == asked
-    corpus = "成立专业化平台公司，探索长效运营模式。城市大脑项目建设。数字底座包括算力设施。"
+    corpus = TermIndex(
+        ["成立专业化平台公司，探索长效运营模式。城市大脑项目建设。数字底座包括算力设施。"]
+    )
     found = missing_specific(terms, corpus, tokenizer.general_informativeness)
     assert (asked in found) is missing
 

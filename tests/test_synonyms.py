@@ -11,6 +11,7 @@ from rag.lexical import ChineseTokenizer
 from rag.query import QueryAnalyzer, coverage, idf_weights
 from rag.settings import REPO_ROOT
 from rag.synonyms import Thesaurus, term_forms, term_in
+from rag.termindex import TermIndex
 
 BUNDLED = REPO_ROOT / "corpus" / "synonyms.yaml"
 
@@ -83,7 +84,7 @@ def test_coverage_counts_any_wording(analyzer: QueryAnalyzer) -> None:
 def test_term_without_any_wording_in_corpus_falls_back_to_its_words(
     analyzer: QueryAnalyzer,
 ) -> None:
-    chunks = ["推动产业发展。", "数字化建设。"]
+    chunks = TermIndex(["推动产业发展。", "数字化建设。"])
     weights = idf_weights(
         ["本地的产业|地方产业"], chunks, pieces={"本地的产业|地方产业": ("产业",)}
     )

@@ -1,0 +1,128 @@
+"""Where a term occurs in the corpus, without scanning the corpus per question.
+
+Two questions are asked of the corpus for every question a user asks: how many chunks use a
+term (its document frequency, for IDF weights), and whether the corpus uses it at all (a
+question about "深圳" cannot be answered by a corpus that never says 深圳). Answered by a scan,
+both cost time in proportion to the corpus: at 100,000 chunks a few terms take longer than the
+whole rest of the answer. Chinese has no spaces to index words by, and a term is any string
+(a thesaurus wording, a name jieba does not know), so this is a character index: for every
+character and every pair of adjacent characters, the sorted ids of the texts containing it.
+A term's candidates are the texts holding all of its pairs; only those are checked for the
+term itself, so the answers are exactly those of the scan.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from rag.synonyms import term_forms
+
+_DOC_BITS = 21  # up to 2 million texts per index; a code point fits in 21 bits too
+_DOC_MASK = (1 << _DOC_BITS) - 1
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+# An abbreviation keeps its characters in order with a few left out between them
+# ("信通院" for "信息通信研究院").
+ABBREVIATION_GAP = 3
+
+
+class TermIndex:
+    """Character and character-pair postings over ``texts`` (counted) and ``extra`` texts
+    (titles: searched by ``occurs`` but not counted as chunks)."""
+
+    def __init__(self, texts: Sequence[str], extra: Sequence[str] = ()) -> None:
+        self.texts = [*texts, *extra]
+        self.n = len(texts)  # texts that count for document frequencies
+        self._lower = [t.lower() for t in self.texts]
+        self._unigrams, self._bigrams = _postings(self._lower)
+
+    # ----- lookups ---------------------------------------------------------------------
+    def document_frequency(self, term: str) -> int:
+        """Chunks in which any wording of ``term`` occurs (``synonyms.term_in`` per chunk)."""
+        found: set[int] = set()
+        for form in term_forms(term):
+            found.update(i for i in self._containing(form, exact=True) if i < self.n)
+        return len(found)
+
+    def occurs(self, term: str) -> bool:
+        """Whether the corpus uses ``term`` (case-insensitively), or abbreviates it: a Chinese
+        term of three or more characters whose characters stand in order, a few apart."""
+        if not term:
+            return True
+        if self._containing(term, exact=False, first_only=True):
+            return True
+        if len(term) < 3 or not re.fullmatch(r"[\u4e00-\u9fff]+", term):
+            return False
+        pattern = re.compile(f".{{0,{ABBREVIATION_GAP}}}".join(map(re.escape, term)))
+        candidates = self._all_of(self._unigrams, [ord(c) for c in set(term)])
+        return any(pattern.search(self.texts[i]) for i in candidates)
+
+    def contains(self, text: str) -> bool:
+        """Whether ``text`` occurs verbatim in some text of the corpus."""
+        return bool(text) and bool(self._containing(text, exact=True, first_only=True))
+
+    # ----- internals -------------------------------------------------------------------
+    def _containing(self, form: str, *, exact: bool, first_only: bool = False) -> list[int]:
+        lowered = form.lower()
+        if not lowered:
+            return []
+        if len(lowered) == 1:
+            candidates = self._all_of(self._unigrams, [ord(lowered)])
+        else:
+            pairs = {(ord(a) << _DOC_BITS) | ord(b) for a, b in itertools.pairwise(lowered)}
+            candidates = self._all_of(self._bigrams, sorted(pairs))
+        # One character or one pair: the posting (of the lower-cased texts) is the answer;
+        # longer terms are checked, and so are exact lookups of letters that have a case.
+        checked = len(lowered) > 2 or (exact and (lowered != form or form.upper() != form))
+        hits: list[int] = []
+        for i in candidates:
+            haystack = self.texts[i] if exact else self._lower[i]
+            if not checked or (form if exact else lowered) in haystack:
+                hits.append(int(i))
+                if first_only:
+                    break
+        return hits
+
+    @staticmethod
+    def _all_of(postings: np.ndarray, grams: Iterable[int]) -> np.ndarray:
+        """Ids of the texts that contain every one of ``grams`` (rarest posting first)."""
+        lists = []
+        for gram in grams:
+            lo = np.searchsorted(postings, gram << _DOC_BITS)
+            hi = np.searchsorted(postings, (gram + 1) << _DOC_BITS)
+            if lo == hi:
+                return np.zeros(0, dtype=np.int64)
+            lists.append(postings[lo:hi] & _DOC_MASK)
+        lists.sort(key=len)
+        result = lists[0] if lists else np.zeros(0, dtype=np.int64)
+        for other in lists[1:]:
+            result = np.intersect1d(result, other, assume_unique=True)
+            if not len(result):
+                break
+        return result
+
+
+def _postings(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique ``gram << 21 | text id`` keys for single characters and for pairs."""
+    if len(texts) > _DOC_MASK:
+        raise ValueError(f"TermIndex holds at most {_DOC_MASK} texts, got {len(texts)}")
+    uni_parts: list[np.ndarray] = []
+    bi_parts: list[np.ndarray] = []
+    for doc, text in enumerate(texts):
+        if not text:
+            continue
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        uni_parts.append((codes << _DOC_BITS) | doc)
+        if len(codes) > 1:
+            pairs = (codes[:-1] << _DOC_BITS) | codes[1:]
+            bi_parts.append((pairs << _DOC_BITS) | doc)
+    return _unique(uni_parts), _unique(bi_parts)
+
+
+def _unique(parts: list[np.ndarray]) -> np.ndarray:
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate(parts))
