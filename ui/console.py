@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 _STATUS_ZH = {"ingested": "已入库", "unchanged": "未变化", "failed": "失败", "pruned": "已移除"}
 
 
 class RichIngestProgress:
-    """Implements ``ingest.pipeline.IngestProgress`` with two bars: files and chunks."""
+    """Implements ``ingest.pipeline.IngestProgress`` with two bars, files and chunks, each with
+    the time taken and an estimate of the time left."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
@@ -20,6 +28,8 @@ class RichIngestProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("剩余"),
+            TimeRemainingColumn(),
             console=console,
             transient=True,
         )
