@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -39,6 +40,11 @@ class ChineseTokenizer:
 
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
+        # jieba's dictionary is read once per process; each tokenizer gets its own copy to
+        # add its words to (a copy takes milliseconds, a load about a second).
+        freq, total = _general_dictionary()
+        self._jieba.FREQ, self._jieba.total = dict(freq), total
+        self._jieba.initialized = True
         self._pos: Any = None
         for word in user_words:
             if word.strip():
@@ -56,7 +62,12 @@ class ChineseTokenizer:
         if self._pos is None:
             import jieba.posseg
 
-            self._pos = jieba.posseg.POSTokenizer(self._jieba)
+            # As POSTokenizer(self._jieba) builds it, with the part-of-speech table read once
+            # per process rather than once per tokenizer.
+            pos = object.__new__(jieba.posseg.POSTokenizer)
+            pos.tokenizer = self._jieba
+            pos.word_tag_tab = dict(_general_word_tags())
+            self._pos = pos
         return self._pos
 
     def known(self, word: str) -> bool:
@@ -76,6 +87,25 @@ class ChineseTokenizer:
             if token and token not in _STOPWORDS and _TOKEN_RE.search(token):
                 tokens.append(token)
         return tokens
+
+
+@functools.cache
+def _general_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's general dictionary (word and prefix frequencies, total): never modified."""
+    import jieba
+
+    base = jieba.Tokenizer()
+    base.check_initialized()
+    return base.FREQ, base.total
+
+
+@functools.cache
+def _general_word_tags() -> dict[str, str]:
+    """jieba's part-of-speech table of its general dictionary: never modified."""
+    import jieba
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(jieba.Tokenizer()).word_tag_tab
 
 
 def build_tokenizer(taxonomy: Taxonomy) -> ChineseTokenizer:
