@@ -28,6 +28,7 @@ from eval.dataset import SHARED_REGULATIONS
 from rag import Assistant, Settings
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "calibration.jsonl"
+SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench" / "laws"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -83,6 +84,13 @@ def serve_startup(env: dict[str, str], question: str) -> tuple[float, float]:
         proc.wait(timeout=30)
 
 
+def cold_start(env: dict[str, str], question: str) -> tuple[float, float]:
+    """Seconds to the answer of a one-shot ``cityqa ask``, and to the first answer of
+    ``cityqa serve``, each a new process on the index of ``env``'s CITYQA_HOME."""
+    ask = _timed_run([*_cityqa(), "ask", question, "--json"], env)
+    return ask, serve_startup(env, question)[1]
+
+
 def print_startup(home: str, question: str) -> None:
     env = {**os.environ, "CITYQA_HOME": home}
     stats = _timed_run([*_cityqa(), "stats", "--json"], env)
@@ -119,7 +127,38 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time cityqa stats, a one-shot cityqa ask and cityqa serve, each a new process",
     )
+    scale = parser.add_argument_group(
+        "规模基准 / scale benchmark",
+        "--sizes runs the scale benchmark (eval/scale.py) instead: every size on a fresh index, "
+        "each stage in a new process, cityqa beside vanilla LlamaIndex",
+    )
+    scale.add_argument(
+        "--sizes",
+        help="片段数，逗号分隔，如 1000,10000,all（内置语料总是最小的一档）",
+    )
+    scale.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help=f"规模语料文件夹（默认只测内置语料；如 {SHARED_BENCH}）",
+    )
+    scale.add_argument("--json", type=Path, default=None, help="结果写入 bench.json")
+    scale.add_argument("--plot", type=Path, default=None, help="延迟与入库时间图（PNG，双对数）")
+    scale.add_argument("--no-vanilla", action="store_true", help="不测 vanilla LlamaIndex")
+    scale.add_argument("--no-cold", action="store_true", help="不测冷启动（cityqa ask/serve）")
     args = parser.parse_args(argv)
+    if args.sizes is not None or args.corpus is not None:
+        from eval.scale import parse_sizes, run
+
+        run(
+            args.corpus,
+            parse_sizes(args.sizes or ""),
+            json_path=args.json,
+            plot_path=args.plot,
+            vanilla=not args.no_vanilla,
+            cold=not args.no_cold,
+        )
+        return 0
     questions = [
         json.loads(line)["question"]
         for line in args.questions.read_text(encoding="utf-8").splitlines()
