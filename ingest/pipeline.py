@@ -445,7 +445,7 @@ class Indexer:
             (node.node_id, position, text)
             for node in nodes
             for position, text in enumerate(split_units(node.get_content()))
-            if len(text) >= MIN_SENTENCE_CHARS
+            if len(text) >= MIN_SENTENCE_CHARS and self.settings.sentence_vectors
         ]
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         texts += [text for _, _, text in sentences]
@@ -488,6 +488,8 @@ def _pipeline_fingerprint(settings: Settings) -> str:
         (
             f"{PIPELINE_VERSION}:{settings.chunk_min_chars}:{settings.chunk_max_chars}:"
             f"{settings.chunk_overlap_chars}:"
+            # Only when off, so indexes built before the switch existed stay current.
+            + ("" if settings.sentence_vectors else "no-sentence-vectors:")
         ).encode()
         + taxonomy_bytes
         + calibration_bytes

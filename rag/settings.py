@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         default=None, description="标签校准文件；默认随产品提供的 rag/calibration/tagger.json"
     )
 
+    # Each chunk's sentences are embedded too, so a question matching one sentence finds its
+    # chunk: about twice the embedding work at ingest (measured by `python -m eval.bench
+    # --sizes`; its quality gain by `cityqa eval` with this off). Changing it re-ingests.
+    sentence_vectors: bool = Field(default=True, description="同时为每个句子建向量（句子检索）")
+
     # Chunking (characters).
     chunk_min_chars: int = Field(default=150, ge=20)
     chunk_max_chars: int = Field(default=500, ge=50)
