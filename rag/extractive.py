@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,28 +119,56 @@ def is_list_question(question: str) -> bool:
     return bool(_LIST_QUESTION.search(question))
 
 
-class ExtractiveAnswerer:
-    """Picks and orders answer sentences; caches sentence vectors per chunk."""
+# Vectors the index already holds for units: (chunk id, position, unit text) -> vector, for
+# those it has (a sentence stored at ingest under that position with that very text).
+StoredVectors = Callable[[Sequence[tuple[str, int, str]]], dict[tuple[str, int], np.ndarray]]
 
-    def __init__(self, embed_model: BaseEmbedding, cache_size: int = CACHED_PASSAGES) -> None:
+
+class ExtractiveAnswerer:
+    """Picks and orders answer sentences; caches sentence vectors per chunk.
+
+    A unit's vector comes from the index when ingest stored it (its sentence vectors), and
+    is embedded only otherwise (short units, indexes without sentence vectors)."""
+
+    def __init__(
+        self,
+        embed_model: BaseEmbedding,
+        cache_size: int = CACHED_PASSAGES,
+        stored: StoredVectors | None = None,
+    ) -> None:
         self.embed_model = embed_model
         self.cache_size = cache_size
+        self.stored = stored
         self._cache: OrderedDict[str, tuple[list[tuple[str, str]], np.ndarray]] = OrderedDict()
 
     def units(self, passage: Passage) -> tuple[list[tuple[str, str]], np.ndarray]:
         """(unit, paragraph lead) pairs of a passage and the units' vectors, cached (LRU)."""
-        cached = self._cache.get(passage.id)
-        if cached is not None:
-            self._cache.move_to_end(passage.id)
-            return cached
-        pairs = units_with_leads(passage.text)
-        texts = [unit for unit, _ in pairs]
-        vectors = np.asarray(self.embed_model.get_text_embedding_batch(texts), np.float32)
-        cached = (pairs, vectors.reshape(len(texts), -1))
-        self._cache[passage.id] = cached
+        self.prefetch([passage])
+        cached = self._cache[passage.id]
+        self._cache.move_to_end(passage.id)
+        return cached
+
+    def prefetch(self, passages: Sequence[Passage]) -> None:
+        """Bring the units of these passages into the cache: one lookup of stored vectors and
+        one embedding batch for all of them."""
+        todo = {p.id: units_with_leads(p.text) for p in passages if p.id not in self._cache}
+        if not todo:
+            return
+        wanted = [
+            (pid, i, unit) for pid, pairs in todo.items() for i, (unit, _) in enumerate(pairs)
+        ]
+        found = self.stored(wanted) if self.stored is not None and wanted else {}
+        missing = [(pid, i, unit) for pid, i, unit in wanted if (pid, i) not in found]
+        if missing:
+            embedded = self.embed_model.get_text_embedding_batch([u for _, _, u in missing])
+            for (pid, i, _), vector in zip(missing, embedded, strict=True):
+                found[(pid, i)] = np.asarray(vector, np.float32)
+        for pid, pairs in todo.items():
+            vectors = [found[(pid, i)] for i in range(len(pairs))]
+            matrix = np.asarray(vectors, np.float32).reshape(len(pairs), -1)
+            self._cache[pid] = (pairs, matrix)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)  # a long-running server must not grow without end
-        return cached
 
     def score_units(
         self,
@@ -155,6 +183,7 @@ class ExtractiveAnswerer:
         answered with the technology dimension, nor a question on Changsha with Hangzhou."""
         query = np.asarray(query_embedding, dtype=np.float32)
         scored: list[Unit] = []
+        self.prefetch(passages)
         for p_index, passage in enumerate(passages):
             pairs, vectors = self.units(passage)
             sims = vectors @ query if len(pairs) else np.zeros(0)

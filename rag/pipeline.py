@@ -75,7 +75,9 @@ class QAPipeline:
         self.retriever = retriever
         self.embed_model = embed_model
         self.analyzer: QueryAnalyzer = retriever.analyzer
-        self.extractive = ExtractiveAnswerer(embed_model)
+        self.extractive = ExtractiveAnswerer(
+            embed_model, stored=retriever.store.stored_sentence_vectors
+        )
         self.verifier = CitationVerifier(embed_model, self.analyzer)
         self.llm_answerer = llm_answerer
         self.strict = strict

@@ -27,6 +27,7 @@ from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from rag.catalog import Catalog, CatalogBackend, ChromaCatalog, DocRecord, FileCatalog
 from rag.errors import EmbedderMismatchError, storage_error, storage_errors
+from rag.extractive import split_units
 from rag.lexical import BM25Index, ChineseTokenizer
 from rag.locking import writer_lock
 from rag.settings import Settings
@@ -659,18 +660,49 @@ class IndexStore:
                 return None
 
     def sentence_cosines(self, embedding: list[float], chunk_ids: list[str]) -> dict[str, float]:
-        """Chunk id -> cosine of its best sentence, for chunks a search did not reach."""
+        """Chunk id -> cosine of its best sentence, for chunks a search did not reach.
+
+        Sentences are looked up by id (``<chunk id>:<position>``, the positions of the chunk's
+        answer units): a lookup by the ``chunk_id`` field scans the sentences' metadata and
+        grows with the corpus."""
         if not chunk_ids or self._sentence_count() == 0:
             return {}
-        got = self.sentences.get(
-            where={"chunk_id": {"$in": chunk_ids}}, include=["embeddings", "metadatas"]
-        )
+        chunks = self.chunks()
+        ids = [
+            f"{cid}:{position}"
+            for cid in chunk_ids
+            if cid in chunks
+            for position in range(len(split_units(chunks[cid].text)))
+        ]
+        if not ids:
+            return {}
+        got = self.sentences.get(ids=ids, include=["embeddings"])
         query = np.asarray(embedding, dtype=np.float32)
         best: dict[str, float] = {}
-        for meta, vec in zip(got["metadatas"], got["embeddings"], strict=True):
-            cid = str((meta or {}).get("chunk_id"))
+        for sid, vec in zip(got["ids"], got["embeddings"], strict=True):
+            cid = sid.rsplit(":", 1)[0]
             best[cid] = max(best.get(cid, -1.0), float(np.dot(np.asarray(vec), query)))
         return best
+
+    def stored_sentence_vectors(
+        self, wanted: Sequence[tuple[str, int, str]]
+    ) -> dict[tuple[str, int], np.ndarray]:
+        """The vectors ingest stored for these (chunk id, position, text) sentences, by
+        (chunk id, position): only where the stored sentence has that very text."""
+        if not wanted or self._sentence_count() == 0:
+            return {}
+        texts = {f"{cid}:{pos}": (cid, pos, text) for cid, pos, text in wanted}
+        try:
+            got = self.sentences.get(ids=list(texts), include=["embeddings", "documents"])
+        except Exception as exc:  # a store that cannot answer: the answerer embeds them
+            log.warning("读取句向量失败（%s），改为现场计算", exc)
+            return {}
+        found: dict[tuple[str, int], np.ndarray] = {}
+        for sid, vector, text in zip(got["ids"], got["embeddings"], got["documents"], strict=True):
+            cid, pos, wanted_text = texts[sid]
+            if text == wanted_text:
+                found[(cid, pos)] = np.asarray(vector, dtype=np.float32)
+        return found
 
     def term_index(self) -> TermIndex:
         """Where terms occur: each chunk's heading and text (for document frequencies, counted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.extractive import ExtractiveAnswerer, Unit, split_units
 
 
@@ -139,3 +141,64 @@ def test_a_long_list_keeps_every_item_before_explanations() -> None:
     picked = _select_text("重点领域包括哪些？", text, "重点领域包括")
     for n in ["一", "五", "十", "十一", "十二"]:
         assert f"（{n}）领域{n}建设。" in picked
+
+
+def test_stored_sentence_vectors_are_used_and_only_the_rest_embedded() -> None:
+    import numpy as np
+
+    from rag.types import Passage
+
+    embedded: list[str] = []
+
+    class RecordingEmbedder:
+        def get_text_embedding_batch(self, texts: list[str]) -> list[list[float]]:
+            embedded.extend(texts)
+            return [[0.0, 1.0] for _ in texts]
+
+    def stored(wanted):  # the index holds the first unit of each passage
+        return {(cid, pos): np.array([1.0, 0.0]) for cid, pos, _ in wanted if pos == 0}
+
+    answerer = ExtractiveAnswerer(RecordingEmbedder(), stored=stored)  # type: ignore[arg-type]
+    passages = [Passage("a", "第一句很长的话。第二句。", {}), Passage("b", "另一句话。短。", {})]
+    answerer.prefetch(passages)
+    assert embedded == ["第二句。", "短。"]  # one batch for both passages, stored ones skipped
+    pairs, vectors = answerer.units(passages[0])
+    assert [u for u, _ in pairs] == ["第一句很长的话。", "第二句。"]
+    assert vectors.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_stored_vectors_match_the_embedder_on_two_kinds_of_document(corpus_index) -> None:
+    """What ingest stored is what the answerer would compute (the paper and a policy text)."""
+    import numpy as np
+
+    from rag.extractive import units_with_leads
+
+    assistant = corpus_index.assistant
+    store = assistant.store
+    for question in ("数字底座包括哪些内容？", "公共数据授权运营有什么要求？"):
+        passages = assistant.retrieve(question, top_k=3)
+        wanted = [
+            (p.id, i, unit)
+            for p in passages
+            for i, (unit, _) in enumerate(units_with_leads(p.text))
+        ]
+        found = store.stored_sentence_vectors(wanted)
+        assert found, question
+        for (cid, pos), vector in found.items():
+            unit = next(u for c, i, u in wanted if (c, i) == (cid, pos))
+            fresh = np.asarray(assistant.embed_model.get_text_embedding(unit), np.float32)
+            assert float(vector @ fresh) == pytest.approx(1.0, abs=1e-4)
+        # A unit whose text differs from the stored sentence is never given its vector.
+        cid, pos, _ = wanted[0]
+        assert store.stored_sentence_vectors([(cid, pos, "别的句子。")]) == {}
+        # Best-sentence cosines by sentence id agree with a scan of the stored vectors.
+        query = assistant.embed_model.get_query_embedding(question)
+        ids = [p.id for p in passages]
+        got = store.sentences.get(
+            where={"chunk_id": {"$in": ids}}, include=["embeddings", "metadatas"]
+        )
+        scan: dict[str, float] = {}
+        for meta, vec in zip(got["metadatas"], got["embeddings"], strict=True):
+            cos = float(np.dot(vec, query))
+            scan[meta["chunk_id"]] = max(scan.get(meta["chunk_id"], -1.0), cos)
+        assert store.sentence_cosines(query, ids) == pytest.approx(scan)
