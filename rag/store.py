@@ -15,7 +15,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +265,9 @@ class IndexStore:
         # With a Chroma server, BM25 comes from the shared store (rebuilt per generation), never
         # from one worker's disk.
         self._bm25_dir: Path | None = None if settings.chroma_host else settings.index_dir / "bm25"
+        self._terms_dir: Path | None = (
+            None if settings.chroma_host else settings.index_dir / "terms"
+        )
         self._checked_at = 0.0
         self._view_lock = threading.Lock()
         self._view: _View | None = None
@@ -450,6 +453,12 @@ class IndexStore:
         index = BM25Index.build(list(records), self._token_lists(records, tokenizer))
         if self._bm25_dir is not None:
             index.save(self._bm25_dir)
+        if self._terms_dir is not None:
+            # Saved with BM25: the first question of a new process loads it, not builds it.
+            term_texts = {cid: _term_text(c) for cid, c in records.items()}
+            TermIndex(list(term_texts.values()), _titles(records.values())).save(
+                self._terms_dir, list(term_texts)
+            )
         catalog.save()  # the commit point
         self._own.add(self._backend.signature())
         self._remove_unowned(wanted)
@@ -706,13 +715,14 @@ class IndexStore:
 
     def term_index(self) -> TermIndex:
         """Where terms occur: each chunk's heading and text (for document frequencies, counted
-        the way coverage reads passages) and the documents' titles, built once per generation."""
+        the way coverage reads passages) and the documents' titles. Loaded as the last commit
+        saved it, or built, once per generation."""
         view = self.view()
         if view.terms is None:
-            chunks = self.chunks().values()
-            texts = [f"{c.metadata.get('section', '')}\n{c.text}" for c in chunks]
-            titles = sorted({str(c.metadata.get("doc_title", "")) for c in chunks})
-            view.terms = TermIndex(texts, titles)
+            chunks = self.chunks()
+            texts = {cid: _term_text(c) for cid, c in chunks.items()}
+            loaded = TermIndex.load(self._terms_dir, texts) if self._terms_dir else None
+            view.terms = loaded or TermIndex(list(texts.values()), _titles(chunks.values()))
         return view.terms
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
@@ -722,6 +732,14 @@ class IndexStore:
             cid: np.asarray(vec, dtype=np.float32)
             for cid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
+
+
+def _term_text(chunk: ChunkRecord) -> str:
+    return f"{chunk.metadata.get('section', '')}\n{chunk.text}"
+
+
+def _titles(chunks: Iterable[ChunkRecord]) -> list[str]:
+    return sorted({str(c.metadata.get("doc_title", "")) for c in chunks})
 
 
 def _sentence_metadata(sentence: SentenceVector, chunk_meta: dict[str, Any]) -> dict[str, Any]:

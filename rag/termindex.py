@@ -13,9 +13,13 @@ term itself, so the answers are exactly those of the scan.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -33,11 +37,52 @@ class TermIndex:
     """Character and character-pair postings over ``texts`` (counted) and ``extra`` texts
     (titles: searched by ``occurs`` but not counted as chunks)."""
 
-    def __init__(self, texts: Sequence[str], extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        extra: Sequence[str] = (),
+        postings: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.texts = [*texts, *extra]
         self.n = len(texts)  # texts that count for document frequencies
         self._lower = [t.lower() for t in self.texts]
-        self._unigrams, self._bigrams = _postings(self._lower)
+        self._unigrams, self._bigrams = postings or _postings(self._lower)
+
+    # ----- persistence -------------------------------------------------------------------
+    def save(self, folder: Path, ids: Sequence[str]) -> None:
+        """Write the postings with the ids of the counted texts and the extra texts, swapped
+        in whole (a crash never leaves half an index)."""
+        if len(ids) != self.n:
+            raise ValueError("one id per counted text")
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        np.save(tmp / "unigrams.npy", self._unigrams)
+        np.save(tmp / "bigrams.npy", self._bigrams)
+        layout = {"ids": list(ids), "extra": self.texts[self.n :], "digest": _digest(self.texts)}
+        (tmp / "texts.json").write_text(json.dumps(layout, ensure_ascii=False), "utf-8")
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path, texts: Mapping[str, str]) -> TermIndex | None:
+        """The saved index, when it was saved for exactly these texts (id -> text); else None."""
+        try:
+            layout = json.loads((folder / "texts.json").read_text("utf-8"))
+            ids, extra = layout["ids"], layout["extra"]
+            if len(ids) != len(texts) or any(i not in texts for i in ids):
+                return None
+            ordered = [texts[i] for i in ids]
+            if layout["digest"] != _digest([*ordered, *extra]):
+                return None  # same chunk ids, other text (a document changed in place)
+            postings = (np.load(folder / "unigrams.npy"), np.load(folder / "bigrams.npy"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing or damaged: the caller builds it again
+        return cls(ordered, extra, postings)
 
     # ----- lookups ---------------------------------------------------------------------
     def document_frequency(self, term: str) -> int:
@@ -105,24 +150,60 @@ class TermIndex:
         return result
 
 
+def _digest(texts: Sequence[str]) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def _postings(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique ``gram << 21 | text id`` keys for single characters and for pairs."""
+    """Sorted unique ``gram << 21 | text id`` keys for single characters and for pairs.
+
+    Built a block of texts at a time (each block encoded in one piece and its keys made
+    unique before the next), so the memory it takes on the way stays near the result's."""
     if len(texts) > _DOC_MASK:
         raise ValueError(f"TermIndex holds at most {_DOC_MASK} texts, got {len(texts)}")
-    uni_parts: list[np.ndarray] = []
-    bi_parts: list[np.ndarray] = []
-    for doc, text in enumerate(texts):
-        if not text:
-            continue
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        uni_parts.append((codes << _DOC_BITS) | doc)
-        if len(codes) > 1:
-            pairs = (codes[:-1] << _DOC_BITS) | codes[1:]
-            bi_parts.append((pairs << _DOC_BITS) | doc)
-    return _unique(uni_parts), _unique(bi_parts)
+    uni_blocks: list[np.ndarray] = []
+    bi_blocks: list[np.ndarray] = []
+    start = 0
+    while start < len(texts):
+        end, size = start, 0
+        while end < len(texts) and (size < _BLOCK_CHARS or end == start):
+            size += len(texts[end]) + 1
+            end += 1
+        unigrams, bigrams = _block_keys(texts[start:end], start)
+        uni_blocks.append(unigrams)
+        bi_blocks.append(bigrams)
+        start = end
+    if not uni_blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # Blocks hold disjoint text ids, so their keys never repeat across blocks.
+    return np.sort(np.concatenate(uni_blocks)), np.sort(np.concatenate(bi_blocks))
 
 
-def _unique(parts: list[np.ndarray]) -> np.ndarray:
-    if not parts:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(parts))
+def _block_keys(texts: Sequence[str], first_id: int) -> tuple[np.ndarray, np.ndarray]:
+    # Texts joined by NUL (never inside a text's pairs); each position knows its text's id.
+    joined = "\0".join(texts)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    ids = np.repeat(np.arange(first_id, first_id + len(texts), dtype=np.int64), lengths)[
+        : len(codes)
+    ]
+    real = codes != 0
+    unigrams = _sorted_unique((codes[real] << _DOC_BITS) | ids[real])
+    pair = real[:-1] & real[1:]
+    keys = (((codes[:-1] << _DOC_BITS) | codes[1:]) << _DOC_BITS) | ids[:-1]
+    return unigrams, _sorted_unique(keys[pair])
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    # Sort and drop repeats (numpy's unique hashes first, several times slower on these keys).
+    keys = np.sort(keys)
+    if len(keys) < 2:
+        return keys
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+
+
+_BLOCK_CHARS = 2_000_000

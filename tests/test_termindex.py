@@ -73,3 +73,20 @@ def test_empty_and_whitespace_corpus() -> None:
         assert not index.occurs("数据")
         assert not index.contains("数据")
     assert TermIndex(["数据"]).occurs("")  # nothing asked: nothing is missing
+
+
+def test_saved_index_is_used_only_for_the_same_texts(texts: list[str], tmp_path: Path) -> None:
+    ids = [f"c{i}" for i in range(len(texts))]
+    TermIndex(texts, ["上海市数据条例"]).save(tmp_path / "terms", ids)
+    by_id = dict(zip(ids, texts, strict=True))
+    loaded = TermIndex.load(tmp_path / "terms", by_id)
+    assert loaded is not None and loaded.n == len(texts)
+    for term in ("数据要素", "上海", "数字底座", "AI"):
+        assert loaded.document_frequency(term) == TermIndex(texts).document_frequency(term)
+        assert loaded.occurs(term)
+    # Another chunk set, or the same ids with changed text: never the stale postings.
+    assert TermIndex.load(tmp_path / "terms", {**by_id, "extra": "新片段"}) is None
+    assert TermIndex.load(tmp_path / "terms", {**by_id, ids[0]: "改过的文字"}) is None
+    assert TermIndex.load(tmp_path / "missing", by_id) is None
+    (tmp_path / "terms" / "texts.json").write_text("{", "utf-8")  # damaged
+    assert TermIndex.load(tmp_path / "terms", by_id) is None
