@@ -21,6 +21,7 @@ class AnswerType:
     question: re.Pattern[str]
     answer: re.Pattern[str] | None = None
     pos: tuple[str, ...] = ()  # or: a word with one of these parts of speech
+    not_pos: re.Pattern[str] | None = None  # ... unless the word matches this
 
 
 # How close a number must stand to the thing a quantity question counts, within its clause.
@@ -31,6 +32,9 @@ _CLAUSE_BREAK = re.compile(r"[。；;！？!?，,]")
 _GENERIC_PLACES = frozenset(
     {"城市", "国家", "全国", "我国", "中国", "地方", "各地", "全市", "城乡"}
 )
+
+# Names of state bodies: governments, ministries, commissions, bureaus, offices, centres.
+_GOVERNMENT_BODY = re.compile(r"(?:政府|机关|部|委员会|委|局|厅|办|办公室|中心|院|所|署|会)$")
 
 ANSWER_TYPES = (
     AnswerType(
@@ -73,13 +77,25 @@ ANSWER_TYPES = (
             r"|[一二两三四五六七八九十半]+个?(?:年|月|周|天|日|小时|工作日)"
         ),
     ),
+    # A question's head noun says what kind of body answers it: "哪家公司开发建设的" asks for a
+    # company, and a government (各级人民政府), a department or a centre is not one.
+    AnswerType(
+        "企业",
+        re.compile(
+            r"哪家(?:公司|企业)|哪[一二三四五六七八九十几]*[个家](?:企业|公司)"
+            r"|哪些(?:企业|公司)|什么(?:企业|公司)|(?:企业|公司)(?:有|是)哪些"
+        ),
+        re.compile(r"[\u4e00-\u9fffA-Za-z]{2,}(?:公司|集团)"),
+        ("nt", "nz"),
+        _GOVERNMENT_BODY,
+    ),
     AnswerType(
         "机构或单位",
         re.compile(
-            r"哪家|哪[一二三四五六七八九十几]*个(?:部门|部委|单位|机构|企业|公司)"
-            r"|哪些(?:部门|单位|机构|企业|公司)"
-            r"|什么(?:机构|部门|单位|企业)|由谁|谁(?:牵头|负责|承建|建设)"
-            r"|(?:部门|单位|机构|企业|公司)(?:有|是)哪些"
+            r"哪家(?!公司|企业)|哪[一二三四五六七八九十几]*个(?:部门|部委|单位|机构)"
+            r"|哪些(?:部门|单位|机构)"
+            r"|什么(?:机构|部门|单位)|由谁|谁(?:牵头|负责|承建|建设)"
+            r"|(?:部门|单位|机构)(?:有|是)哪些"
         ),
         re.compile(
             # Suffixes of organisation names; 布局/格局 and 数据中心/计算中心 are not bodies.
@@ -132,7 +148,10 @@ def missing_types(
         )
         if not found and kind.pos:
             found = any(
-                flag in kind.pos and word not in _GENERIC_PLACES and word not in question
+                flag in kind.pos
+                and word not in _GENERIC_PLACES
+                and word not in question
+                and not (kind.not_pos is not None and kind.not_pos.search(word))
                 for word, flag in pos_cut(answer)
             )
         if not found:

@@ -232,6 +232,34 @@ class ExtractiveAnswerer:
         return _dedupe_and_budget(_reading_order(chosen))
 
 
+def whole_articles(
+    chosen: list[Unit], units: list[Unit], passages: Sequence[Passage], budget: int = MAX_LIST_CHARS
+) -> list[Unit]:
+    """The articles the chosen sentences stand in, whole.
+
+    An article (第X条) is the unit of meaning of a legal text: its paragraphs (款) and items
+    (项) qualify each other ("…分为无条件开放、有条件开放和非开放三类" is the second 款 of the
+    article whose first states its principles), and a regulation is cited, read and applied
+    article by article. A chunk never spans two articles, so a chunk whose section ends in an
+    article is (a piece of) one: all its sentences join the answer, the best articles first,
+    while the answer stays within ``budget`` characters."""
+    by_passage: dict[int, list[Unit]] = {}
+    for unit in units:
+        by_passage.setdefault(unit.passage, []).append(unit)
+    kept = list(chosen)
+    total = sum(len(u.text) for u in kept)
+    best_first = sorted(chosen, key=lambda u: -u.score)
+    for index in dict.fromkeys(u.passage for u in best_first):
+        if not passages[index].metadata.get("article"):
+            continue
+        extra = [u for u in by_passage.get(index, []) if u not in kept]
+        size = sum(len(u.text) for u in extra)
+        if extra and total + size <= budget:
+            kept += extra
+            total += size
+    return _reading_order(_unique(kept)) if len(kept) > len(chosen) else chosen
+
+
 def _continuations(chosen: list[Unit], units: list[Unit]) -> list[Unit]:
     """What a chosen sentence needs to say anything: the explanation after a short item
     heading ("三是研究制定…标准规范。" then "通过规划编制指南…") or after a short sentence the

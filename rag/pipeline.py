@@ -18,7 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from rag.answer_type import missing_types
 from rag.decompose import split_parallel, split_questions
 from rag.docinfo import INFO_HEADING, answers_fact, asked_facts, fact_label
-from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit
+from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit, whole_articles
 from rag.llm import LLMError
 from rag.outline import DocumentChunks, outline_lines, outline_passages, section_heading
 from rag.query import (
@@ -247,7 +247,9 @@ class QAPipeline:
             return facts, ""
         if found.evidence.refuse:
             return [], found.evidence.reason
-        chosen = self.extractive.select(query, found.units)
+        chosen = whole_articles(
+            self.extractive.select(query, found.units), found.units, found.candidates
+        )
         missing = self._missing_types(query, found, chosen)
         if missing:
             return [], f"资料中没有给出问题所问的{'、'.join(missing)}"

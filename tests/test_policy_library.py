@@ -407,3 +407,54 @@ def test_document_groups_by_title_and_by_place() -> None:
     ]
     assert document_groups("上海的数据条例怎么规定数据交易？", docs) == []  # one document
     assert document_groups("数据交易有哪些规定？", docs) == []
+
+
+LOCAL_REGULATION = """# 临江市数据条例
+
+## 第三章  公共数据
+
+第十二条 本市以需求导向、分级分类、安全可控为原则，推动公共数据面向社会开放，并持续扩大
+公共数据开放范围。
+
+公共数据按照开放类型分为无条件开放、有条件开放和非开放三类。涉及个人隐私、商业秘密的，列入非开放类。
+
+第十三条 市大数据管理局负责建设全市统一的公共数据开放平台。
+"""
+
+STATE_COUNCIL_RULES = """# 临江省在线政务服务若干规定
+
+第八条 政务服务机构应当推行电子证照在政务服务中的应用。
+
+申请人提供电子证照的，政务服务机构应当予以认可，申请人可以免于提交相应的实体证照。
+
+第九条 政务服务机构应当建立健全政务服务评价制度。
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "wanted"),
+    [
+        # a local regulation: the article's second paragraph (款) holds the classes
+        ("临江市的数据条例把公共数据开放分成哪几类？", "第十二条", "非开放三类"),
+        # rules of a provincial government: the second 款 answers, the first one frames it
+        ("临江省的规定里，办事能不能拿电子证照顶替实体证照？", "第八条", "免于提交"),
+    ],
+)
+def test_a_regulation_is_answered_article_by_article(
+    tmp_path: Path, settings_for, open_assistant, question: str, article: str, wanted: str
+) -> None:
+    folder = tmp_path / "docs"
+    write_text(folder / "临江市数据条例.md", LOCAL_REGULATION)
+    write_text(folder / "临江省在线政务服务若干规定.md", STATE_COUNCIL_RULES)
+    (folder / POLICY_660.name).write_bytes(POLICY_660.read_bytes())
+    assistant = open_assistant(settings_for(tmp_path / "home"))
+    assistant.ingest([folder])
+    answer = assistant.ask(question)
+    assert not answer.refused, answer.refusal_reason
+    assert wanted in answer.text, answer.text
+    cited = [c for c in answer.citations if c.article == article]
+    assert cited, [c.article for c in answer.citations]
+    # The whole article, both paragraphs, is the answer unit.
+    body = [line for line in cited[0].text.split("\n") if line.strip()]
+    assert all(line.split("。")[0] in answer.text for line in body), answer.text
+    assert answer.faithfulness == 1.0

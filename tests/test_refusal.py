@@ -131,7 +131,7 @@ def _pos_cut(text: str) -> list[tuple[str, str]]:
             "算力中心是跟哪家企业合作建的？",
             ["统筹新型数据中心、智能计算中心等设施建设,围绕“一张网”总体布局。"],
             (),
-            ["机构或单位"],
+            ["企业"],
         ),
         ("由哪个机构运营？", ["由城市运行管理中心统一运营。"], (), []),
         ("由哪个部门审批？", ["由市大数据局统一审批。"], (), []),
@@ -315,6 +315,14 @@ def test_quoted_items_whose_meaning_is_asked(question: str, items: list[str]) ->
         # "哪十几个部门": named bodies, not a role such as 行业主管部门
         ("是哪十几个部门联合印发的？", "行业主管部门要细化落实行动计划的举措。", ["机构或单位"]),
         ("是哪十几个部门联合印发的？", "国家数据局、工业和信息化部等十七部门联合印发。", []),
+        # "哪家公司" asks for a company: a government or a bureau is not one (a regulation and
+        # the paper), a company is.
+        ("平台是哪家公司开发建设的？", "各级人民政府应当加强平台建设。", ["企业"]),
+        ("授权给了哪家公司运营？", "市大数据中心应当对被授权运营主体实施监督管理。", ["企业"]),
+        ("是哪家公司违规的？", "国家机关及其工作人员有下列行为之一的，责令改正。", ["企业"]),
+        ("平台是哪家公司开发建设的？", "平台由杭州城市大脑有限公司建设运营。", []),
+        ("平台是哪家企业承建的？", "如阿里巴巴集团参与杭州城市大脑建设。", []),
+        ("由哪家单位负责？", "由市大数据局负责。", []),
     ],
 )
 def test_answer_types_in_official_wording(question: str, sentence: str, missing: list[str]) -> None:
