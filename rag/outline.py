@@ -29,6 +29,7 @@ def outline_passages(
     passages: list[Passage],
     chunks: DocumentChunks,
     listed: str = "",
+    in_corpus: Callable[[str], bool] | None = None,
 ) -> list[Passage]:
     """The first passage of every child section, in order, or [] when not an outline question.
 
@@ -38,9 +39,11 @@ def outline_passages(
     a colloquial question's other words need not be in the heading."""
     if not passages or not weights or not is_list_question(question):
         return []
-    quoted = _quoted_heading(question, passages, chunks)
-    if quoted:
-        return quoted
+    named = _quoted_heading(question, passages, chunks) or _named_heading(
+        question, passages, chunks, in_corpus
+    )
+    if named:
+        return named
     best_body = max(coverage(weights, p.text) for p in passages[:3])
     for top in passages[:3]:
         parts = top.section.split(" > ")
@@ -81,6 +84,67 @@ def _quoted_heading(
             if len(children) >= MIN_CHILDREN:
                 return [Passage(c.id, c.text, c.metadata, score=1.0) for c in children]
     return []
+
+
+# The ordinal a heading starts with: "三、", "（二）", "3.2 ", "第四章 ".
+_ORDINAL = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]|\d+(?:\.\d+)*\s*"
+    r"|第[一二三四五六七八九十百\d]+[编章节]\s*)"
+)
+_BOOK_TITLE = re.compile(r"《[^》]*》")
+MIN_NAMED_HEADING = 4  # shorter headings ("总则") are too common to name one section
+
+
+def _named_heading(
+    question: str,
+    passages: list[Passage],
+    chunks: DocumentChunks,
+    in_corpus: Callable[[str], bool] | None = None,
+) -> list[Passage]:
+    """A list question that names a heading of a retrieved document without quoting it
+    ("行动计划的重点行动覆盖了哪些行业" and "三、重点行动") asks for that section's parts.
+
+    Official documents refer to their own parts by heading ("重点任务", "保障措施"), and so do
+    readers. The whole heading, less its ordinal, must stand in the question, and not as the
+    start of a longer phrase the documents use: in "公共数据开放分成哪几类" the question is about
+    公共数据开放, not about the chapter 公共数据. A document's title is not one of its
+    sections. The longest heading named wins (the most specific section)."""
+    best: tuple[int, str, str] | None = None  # (length, doc id, section path)
+    # What the question puts in book-title marks names a document, not a section.
+    plain = _BOOK_TITLE.sub("", question)
+    for doc_id in dict.fromkeys(p.doc_id for p in passages[:3]):
+        sections = [str(c.metadata.get("section", "")).split(" > ") for c in chunks(doc_id)]
+        # A heading above every section of a document is its title.
+        roots = {parts[0] for parts in sections}
+        skip = 1 if len(roots) == 1 and all(len(parts) > 1 for parts in sections) else 0
+        for parts in sections:
+            for depth, part in enumerate(parts, start=1):
+                name = _ORDINAL.sub("", part.strip()).rstrip("。．.；;：:")
+                if (
+                    depth > skip
+                    and len(name) >= MIN_NAMED_HEADING
+                    and name in plain
+                    and not _extended(plain, name, in_corpus)
+                    and (best is None or len(name) > best[0])
+                ):
+                    best = (len(name), doc_id, " > ".join(parts[:depth]))
+    if best is None:
+        return []
+    children = _first_chunk_per_child(best[1], best[2], chunks)
+    if len(children) < MIN_CHILDREN:
+        return []
+    return [Passage(c.id, c.text, c.metadata, score=1.0) for c in children]
+
+
+def _extended(question: str, name: str, in_corpus: Callable[[str], bool] | None) -> bool:
+    """Whether the question goes on from ``name`` into a longer phrase the corpus uses."""
+    after = question[question.index(name) + len(name) :][:2]
+    return (
+        in_corpus is not None
+        and len(after) == 2
+        and all("\u4e00" <= c <= "\u9fff" for c in after)
+        and in_corpus(name + after)
+    )
 
 
 def _first_chunk_per_child(doc_id: str, parent: str, chunks: DocumentChunks) -> list[ChunkRecord]:

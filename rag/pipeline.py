@@ -117,7 +117,12 @@ class QAPipeline:
         passages, evidence = found.passages, found.evidence
         retrieved = time.perf_counter()
         outline = outline_passages(
-            query, found.weights, passages, self._admitted_chunks(filters), found.terms.listed
+            query,
+            found.weights,
+            passages,
+            self._admitted_chunks(filters),
+            found.terms.listed,
+            self.retriever.store.term_index().contains,
         )
         questions = split_questions(query) if self.llm_answerer is None else []
         multi = self._several_questions(question, questions, filters, top_k) if questions else None

@@ -351,6 +351,47 @@ def test_a_list_question_quoting_a_heading_lists_its_parts(
     assert answer.faithfulness == 1.0
 
 
+@pytest.mark.parametrize(
+    ("question", "children"),
+    [
+        # a user's notice: the heading named without quotation marks
+        ("数字孪生通知的重点任务包括哪些？", ["（一）夯实数字孪生底座", "（二）拓展孪生应用场景"]),
+        # a bundled national policy: its 二、全领域推进城市数字化转型, named in passing
+        (
+            "指导意见在全领域推进城市数字化转型方面有哪些任务？",
+            ["（一）建立城市数字化共性基础", "（七）提升城市安全韧性水平"],
+        ),
+    ],
+)
+def test_a_list_question_naming_a_heading_lists_its_parts(
+    library, question: str, children: list[str]
+) -> None:
+    answer = library.ask(question)
+    assert not answer.refused, answer.text
+    for child in children:
+        assert child in answer.text, (child, answer.text)
+
+
+def test_a_heading_is_not_named_by_a_title_or_by_the_start_of_a_longer_phrase(library) -> None:
+    from rag.outline import _named_heading
+
+    store = library.store
+    regulation = _doc(library, "临江市公共数据条例")
+    passages = [
+        Passage(c.id, c.text, c.metadata) for c in store.document_chunks(regulation.doc_id)
+    ][:2]
+    corpus = store.term_index().contains
+    # "第二章 公共数据开放" is named; in "公共数据开放平台" the question is about the platform.
+    assert _named_heading("公共数据开放包括哪些类别？", passages, store.document_chunks, corpus)
+    assert not _named_heading(
+        "公共数据开放平台包括哪些功能？", passages, store.document_chunks, corpus
+    )
+    # The document's title (in book-title marks) is not one of its sections.
+    assert not _named_heading(
+        "《临江市公共数据条例》有哪些规定？", passages, store.document_chunks, corpus
+    )
+
+
 # ----- questions that compare documents ------------------------------------------------------
 def test_a_question_comparing_two_documents_is_answered_document_by_document(library) -> None:
     answer = library.ask(
