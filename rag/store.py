@@ -43,6 +43,8 @@ _CATALOG_SUFFIX = "__catalog"
 # Chunk metadata copied onto each sentence so that Chroma filters work on both collections.
 _FILTER_KEY_PREFIXES = ("dim_", "path_")
 _WRITE_BATCH = 1000
+_READ_BATCH = 1000
+_INTERNED_CHARS = 200
 log = logging.getLogger(__name__)
 
 
@@ -534,20 +536,23 @@ class IndexStore:
             self.sentences.delete(ids=stray[start : start + _WRITE_BATCH])
 
     def sentence_owners(self) -> dict[str, str]:
-        """Stored sentence id -> the id of the chunk it belongs to."""
-        got = self.sentences.get(include=["metadatas"])
-        return {
-            sid: str((meta or {}).get("chunk_id"))
-            for sid, meta in zip(got["ids"], got["metadatas"], strict=True)
-        }
+        """Stored sentence id -> the id of the chunk it belongs to (``<chunk id>:<position>``:
+        read from the ids alone, without loading every sentence's metadata)."""
+        return {sid: sid.rsplit(":", 1)[0] for sid in self.sentences.get(include=[])["ids"]}
 
     def _stored_chunks(self, wanted: set[str]) -> dict[str, ChunkRecord]:
-        got = self.collection.get(include=["documents", "metadatas"])
-        return {
-            cid: ChunkRecord(cid, text or "", _public_metadata(meta))
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-            if cid in wanted
-        }
+        """The stored chunks among ``wanted``, read a batch of ids at a time: reading every
+        record in one call makes Chroma hold all of them natively at once (several times the
+        memory of the records themselves, and not given back)."""
+        ids = [cid for cid in self.collection.get(include=[])["ids"] if cid in wanted]
+        records: dict[str, ChunkRecord] = {}
+        for start in range(0, len(ids), _READ_BATCH):
+            got = self.collection.get(
+                ids=ids[start : start + _READ_BATCH], include=["documents", "metadatas"]
+            )
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                records[cid] = ChunkRecord(cid, text or "", _public_metadata(meta))
+        return records
 
     # ----- reading -------------------------------------------------------------------
     def chunks(self) -> dict[str, ChunkRecord]:
@@ -753,8 +758,14 @@ def _sentence_metadata(sentence: SentenceVector, chunk_meta: dict[str, Any]) -> 
 
 
 def _public_metadata(meta: dict | None) -> dict[str, Any]:
-    # llama-index keeps its own serialised node in "_node_content"; callers never need it.
-    return {k: v for k, v in (meta or {}).items() if not k.startswith("_")}
+    """A chunk's metadata as readers keep it. llama-index keeps its own serialised node in
+    "_node_content"; callers never need it. Keys and short values (a document's title,
+    source, 文号, tags) repeat on every chunk: interned, each is held once, not per chunk."""
+    return {
+        sys.intern(k): (sys.intern(v) if isinstance(v, str) and len(v) <= _INTERNED_CHARS else v)
+        for k, v in (meta or {}).items()
+        if not k.startswith("_")
+    }
 
 
 def doc_id_for(source: str) -> str:
