@@ -227,7 +227,11 @@ class Assistant:
     ) -> tuple[str, str, ChunkFilter, int]:
         """Validated (question, standalone query, filters, top_k) for the pipeline."""
         question = validate_question(question)
-        query = standalone_question(history, question, self.taxonomy) if history else question
+        query = (
+            standalone_question(history, question, self.taxonomy, self.tokenizer.pos_cut)
+            if history
+            else question
+        )
         return question, query, self._with_references(query, filters), self._top_k(top_k)
 
     def _with_references(self, query: str, filters: ChunkFilter) -> ChunkFilter:

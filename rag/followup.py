@@ -7,16 +7,19 @@
   (a pronoun is replaced by the previous topic);
 * "第三阶段呢？" after "第一阶段有什么特点？" -> "第三阶段有什么特点？" and "那“3”呢？" after
   "“6”指什么？" -> "“3”指什么？" (a parallel item of the same shape is replaced);
-* anything else that looks elliptical is retrieved together with the previous question.
+* anything else that is elliptical (a reference back, or a short message without a topic of
+  its own) is retrieved together with the previous question; a new question stays as it is.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rag.taxonomy import Taxonomy, label_forms
+
+PosCut = Callable[[str], list[tuple[str, str]]]
 
 _WHAT_ABOUT = re.compile(
     r"^(?:那么?|那个|还有|另外|然后)?\s*(?P<topic>.+?)\s*(?:呢|怎么样|又如何|如何呢)[？?。!！]*$"
@@ -34,8 +37,19 @@ _SHORT = 12
 _MAX_SUBJECT = 10
 
 
-def standalone_question(history: Sequence[Any], message: str, taxonomy: Taxonomy) -> str:
-    """The question to retrieve with; ``message`` itself when it already stands alone."""
+def standalone_question(
+    history: Sequence[Any],
+    message: str,
+    taxonomy: Taxonomy,
+    pos_cut: PosCut | None = None,
+) -> str:
+    """The question to retrieve with; ``message`` itself when it already stands alone.
+
+    Only an elliptical message is rewritten: "那…呢", a pronoun, a reference back ("上面说的"),
+    or a short message without a topic of its own ("为什么？", "有哪些特点？"). A short question
+    with its own subject ("作者是谁？", "青岛对应哪条路径？") is a new question, answered as it is
+    (with ``pos_cut``, a part-of-speech tokenizer, to tell them apart; without one every short
+    message counts as elliptical)."""
     previous = last_user_question(history)
     message = message.strip()
     if not previous:
@@ -46,9 +60,42 @@ def standalone_question(history: Sequence[Any], message: str, taxonomy: Taxonomy
     pronoun = _PRONOUN.match(message)
     if pronoun:
         return previous_topic(previous, taxonomy) + message[pronoun.end() :]
-    if len(message) <= _SHORT and not _mentions_label(message, taxonomy):
-        return f"{previous.rstrip('？?。')}，{message}"
+    glued = f"{previous.rstrip('？?。')}，{message}"
+    if _REFERS_BACK.search(message):
+        return glued
+    short = len(message) <= _SHORT and not _mentions_label(message, taxonomy)
+    if short and (pos_cut is None or _CONTINUES.match(message) or not _own_topic(message, pos_cut)):
+        return glued
     return message
+
+
+# A message that goes on from the last answer: "那钱从哪来？", "还有呢", "另外…".
+_CONTINUES = re.compile(r"^(?:那么?|那|还有|另外|然后|再)(?![是])")
+# A reference back to what was said: "上面说的…", "刚才提到的…", "前述…".
+_REFERS_BACK = re.compile(r"上面|上述|刚才|前面(?:说|提)|前述|你说的|文中提到的")
+# Parts of speech of a topic: nouns, names, places, organisations, Latin words. Verbal nouns
+# ("经费", "对应") are left out: jieba gives them to predicates as often as to topics.
+_TOPIC_POS = ("n", "nr", "ns", "nt", "nz", "nrt", "eng")
+# What stands before the noun an interrogative asks for ("有哪些特点", "什么时候"), and before
+# the object of a light verb with a measure word ("举个例子").
+_ASKING_POS = ("r", "q", "mq", "m")
+
+
+def _own_topic(message: str, pos_cut: PosCut) -> bool:
+    """Whether a message names something of its own, other than what it asks for.
+
+    A Chinese question puts its subject before the predicate that asks: in "作者是谁" and
+    "青岛对应哪条路径" the noun before the interrogative is the topic. Nouns after it are
+    what is asked ("有哪些城市的案例", "后来发展成什么版本"), of something the message leaves
+    out; so is the object of a measure word ("举个例子")."""
+    for word, flag in pos_cut(message):
+        if not word.strip():
+            continue
+        if flag in _ASKING_POS:
+            return False
+        if flag in _TOPIC_POS and len(word) >= 2:  # one character is as often a verb ("成")
+            return True
+    return False
 
 
 def last_user_question(history: Sequence[Any]) -> str:

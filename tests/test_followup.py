@@ -55,3 +55,27 @@ def test_chat_answers_the_follow_up(corpus_index) -> None:
     assert answer.rewritten_question == "管理维度包括哪些层级？"
     assert not answer.refused
     assert "规划" in answer.text and "管控" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("previous", "message", "glued"),
+    [
+        # a new question with its own subject stands alone (the paper; a regulation)
+        ("数据要素驱动路径包含哪些内容？", "青岛对应哪条路径？", False),
+        ("青岛的做法有哪些？", "作者是谁？", False),
+        ("上海市数据条例对公共数据开放怎么规定？", "要交钱吗？", False),
+        # elliptical: no topic of its own, a continuation, or a reference back
+        ("杭州城市大脑是如何起步的？", "有哪些特点？", True),
+        ("杭州城市大脑是如何起步的？", "为什么？", True),
+        ("上海市数据条例对公共数据开放怎么规定？", "那钱从哪来？", True),
+        ("上海市数据条例对公共数据开放怎么规定？", "谁负责？", True),
+        ("上海市数据条例对公共数据开放怎么规定？", "上面说的开放清单由哪个部门制定？", True),
+    ],
+)
+def test_only_elliptical_follow_ups_are_rewritten(
+    taxonomy, tokenizer, previous: str, message: str, glued: bool
+) -> None:
+    rewritten = standalone_question(_history(previous), message, taxonomy, tokenizer.pos_cut)
+    assert (rewritten != message) is glued, rewritten
+    if glued:
+        assert rewritten.startswith(previous.rstrip("？")) and rewritten.endswith(message)
