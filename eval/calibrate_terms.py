@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     floor, cap = choose(results)
     print(f"chosen: term_similarity={floor}, max_reworded_terms={cap}")
     if args.write:
-        chosen = {"term_similarity": floor, "max_reworded_terms": cap}
-        CALIBRATION_FILE.write_text(json.dumps(chosen, indent=2) + "\n", "utf-8")
+        data = json.loads(CALIBRATION_FILE.read_text("utf-8"))  # keep the other scripts' keys
+        data |= {"term_similarity": floor, "max_reworded_terms": cap}
+        CALIBRATION_FILE.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
         print(f"wrote {CALIBRATION_FILE}")
     return 0
 

@@ -32,6 +32,7 @@ LABELS = {
     "faithfulness_recomputed": "忠实度（独立复算）",
     "citation_precision": "引用精确率",
     "citation_recall": "引用召回率",
+    "answer_relevance": "答案相关度（系统自评）",
     "refusal_recall": "拒答召回率（不可答）",
     "false_refusal_rate": "误拒率（可答，越低越好）",
     "answer_length": "平均答案长度（字）",

@@ -53,6 +53,7 @@ SUMMARY_METRICS = (
     "faithfulness_recomputed",
     "citation_precision",
     "citation_recall",
+    "answer_relevance",
     "refusal_recall",
     "false_refusal_rate",
     "answer_length",
@@ -98,6 +99,8 @@ def score_item(item: EvalItem, run: Run, n_relevant: int) -> dict[str, Any]:
         "retrieved_sections": run.retrieved_sections[:5],
         "latency_ms": round(run.latency_ms, 2),
         "faithfulness": run.faithfulness if not run.refused else None,
+        "answer_relevance": run.relevance if not run.refused else None,
+        "low_relevance": run.low_relevance if not run.refused else None,
     }
     if not run.refused:
         checks = m.sentence_support(run.answer, cited)
@@ -174,6 +177,7 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     summary["faithfulness_recomputed"] = _avg(records, "faithfulness_recomputed")
     summary["citation_precision"] = _avg(records, "citation_precision")
     summary["citation_recall"] = _avg(answerable, "citation_recall")
+    summary["answer_relevance"] = _avg(records, "answer_relevance")
     summary["answer_length"] = _avg(records, "answer_length")
     summary["refusal_recall"] = m.refusal_recall(refused, flags)
     summary["false_refusal_rate"] = m.false_refusal_rate(refused, flags)

@@ -48,6 +48,8 @@ class Run:
     rewritten_question: str | None = None
     refusal_reason: str = ""
     retrieved_sections: list[str] = field(default_factory=list)
+    relevance: float | None = None  # the system's own answer relevance (None: it has none)
+    low_relevance: bool | None = None
 
 
 class System:
@@ -107,6 +109,8 @@ class AssistantSystem(System):
             faithfulness=answer.faithfulness,
             rewritten_question=answer.rewritten_question,
             refusal_reason=answer.refusal_reason,
+            relevance=answer.relevance,
+            low_relevance=answer.low_relevance,
         )
 
     def passages(self) -> list[str]:

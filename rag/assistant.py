@@ -88,6 +88,7 @@ class Assistant:
             taxonomy=taxonomy,
             term_similarity=settings.term_similarity,
             max_reworded_terms=settings.max_reworded_terms,
+            low_relevance=settings.low_relevance,
         )
 
     @classmethod

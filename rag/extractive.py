@@ -84,6 +84,12 @@ class Unit:
         return hash((self.passage, self.position))
 
 
+def relevance_score(similarity: float, term_coverage: float) -> float:
+    """How well a sentence answers a question: its embedding similarity to the question and
+    the IDF-weighted share of the question's terms it (with its heading) contains."""
+    return EMBED_WEIGHT * max(similarity, 0.0) + (1 - EMBED_WEIGHT) * term_coverage
+
+
 def split_units(text: str) -> list[str]:
     """Answer units of a passage: sentences ending at 。！？ or at a paragraph end."""
     return [unit for unit, _ in units_with_leads(text)]
@@ -195,7 +201,7 @@ class ExtractiveAnswerer:
                     continue  # a line restating the title or heading says nothing of its own
                 # Heading and paragraph lead are the sentence's context ("3.3 数据要素驱动路径").
                 lexical = coverage(weights, f"{passage.context}\n{lead}\n{text}")
-                score = EMBED_WEIGHT * max(float(sim), 0.0) + (1 - EMBED_WEIGHT) * lexical
+                score = relevance_score(float(sim), lexical)
                 # The document's title counts too: in "临江市公共数据条例", 本市 is 临江市.
                 context = f"{passage.context}\n{text}"
                 if any(term not in context for term in focus) or (

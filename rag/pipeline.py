@@ -13,17 +13,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
 from rag.decompose import split_parallel, split_questions
 from rag.docinfo import INFO_HEADING, answers_fact, asked_facts, fact_label
-from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit, whole_articles
+from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit, relevance_score, whole_articles
 from rag.llm import LLMError
 from rag.outline import DocumentChunks, outline_lines, outline_passages, section_heading
 from rag.query import (
     QueryAnalyzer,
     QueryTerms,
+    coverage,
     defined_items,
     measured_wordings,
     missing_specific,
@@ -71,6 +73,7 @@ class QAPipeline:
         taxonomy: Taxonomy | None = None,
         term_similarity: float | None = None,
         max_reworded_terms: int = 1,
+        low_relevance: float = 0.0,
     ) -> None:
         self.retriever = retriever
         self.embed_model = embed_model
@@ -84,6 +87,7 @@ class QAPipeline:
         self.taxonomy = taxonomy
         self.term_similarity = term_similarity
         self.max_reworded_terms = max_reworded_terms
+        self.low_relevance = low_relevance
         self.term_neighbours = TermSimilarity(embed_model, self.analyzer.tokenizer.tokenize)
 
     def _rewordings(self, terms: list[str], text: str) -> dict[str, str]:
@@ -354,12 +358,17 @@ class QAPipeline:
             current, opened = heading, False
             parts.append(f"{unit.text}[{n}]")
         citations = [Citation.from_passage(n, passages[pid]) for pid, n in numbers.items()]
-        return self._verified(question, LEAD_IN + "".join(parts), citations, "extractive")
+        answer = self._verified(question, LEAD_IN + "".join(parts), citations, "extractive")
+        return self._rated(answer, max((u.score for u, _ in cited), default=0.0))
 
     def _compose_outline(self, question: str, children: list[Passage]) -> Answer:
         lines = [f"{line}[{n}]" for n, line in enumerate(outline_lines(children), start=1)]
         citations = [Citation.from_passage(n, p) for n, p in enumerate(children, start=1)]
-        return self._verified(question, LEAD_IN + "\n" + "\n".join(lines), citations, "extractive")
+        answer = self._verified(
+            question, LEAD_IN + "\n" + "\n".join(lines), citations, "extractive"
+        )
+        # The parent heading's coverage of the question is what made this the answer.
+        return self._rated(answer, max(p.score for p in children))
 
     def _from_llm(
         self, question: str, text: str, candidates: list[Passage], passages: list[Passage]
@@ -379,7 +388,28 @@ class QAPipeline:
         citations = [
             Citation.from_passage(new, candidates[old - 1]) for old, new in mapping.items()
         ]
-        return self._verified(question, renumbered, citations, "llm")
+        answer = self._verified(question, renumbered, citations, "llm")
+        return self._rated(answer, self._llm_relevance(question, answer))
+
+    def _llm_relevance(self, question: str, answer: Answer) -> float:
+        """A generated answer scored like an extracted one: its best sentence's similarity to
+        the question, blended with the question's weighted terms it contains."""
+        claims = [c.text for c in answer.claims][:8]
+        if not claims:
+            return 0.0
+        weights = self.retriever.term_weights(self.analyzer.terms(question))
+        query = np.asarray(self.embed_model.get_query_embedding(question), np.float32)
+        vectors = np.asarray(self.embed_model.get_text_embedding_batch(claims), np.float32)
+        return max(
+            relevance_score(float(v @ query), coverage(weights, claim))
+            for v, claim in zip(vectors, claims, strict=True)
+        )
+
+    def _rated(self, answer: Answer, relevance: float) -> Answer:
+        if not answer.refused:
+            answer.relevance = min(1.0, max(0.0, relevance))
+            answer.low_relevance = answer.relevance < self.low_relevance
+        return answer
 
     def _verified(
         self, question: str, text: str, citations: list[Citation], answerer: str

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     # At most this many question terms may count as covered that way.
     max_reworded_terms: int = Field(default_factory=calibrated("max_reworded_terms"), ge=0)
 
+    # An answer whose best sentence scores below this is marked as possibly not answering the
+    # question (shown instead of the faithfulness badge). Chosen by
+    # `python -m eval.calibrate_relevance`, which writes rag/calibration/answering.json.
+    low_relevance: float = Field(default_factory=calibrated("low_relevance"), ge=0.0, le=1.0)
+
     # Uploads through the UI.
     max_upload_mb: int = Field(default=50, ge=1)
 

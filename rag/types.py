@@ -160,6 +160,13 @@ class Answer:
     answerer: str = "extractive"
     refusal_reason: str = ""
     notice: str = ""  # what the user must know beside the answer (an LLM endpoint failed)
+    # How well the answer addresses the question (0..1): the relevance score of its best
+    # sentence, the same score that chose the sentences (embedding similarity to the question
+    # and the question's weighted terms in the sentence and its heading). None when refused.
+    # Faithful is not the same as relevant: a cited sentence about something else is both
+    # faithful and useless; ``low_relevance`` marks such answers.
+    relevance: float | None = None
+    low_relevance: bool = False
 
     @property
     def claims(self) -> list[SentenceCheck]:
@@ -184,7 +191,10 @@ class Answer:
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             }
         )
-        if self.refused and self.refusal_reason:
+        if self.relevance is not None:
+            out["relevance"] = round(self.relevance, 4)
+            out["low_relevance"] = self.low_relevance
+        if self.refused:
             out["refusal_reason"] = self.refusal_reason
         if self.notice:
             out["notice"] = self.notice

@@ -144,6 +144,8 @@ def test_answer_json_schema(assistant) -> None:
         "faithfulness",
         "citations",
         "timings_ms",
+        "relevance",
+        "low_relevance",
     ]
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
     citation = data["citations"][0]
@@ -227,3 +229,34 @@ def test_heading_lines_are_checked_but_not_counted_as_claims(assistant) -> None:
     assert labels[0].supported  # the heading is its passage's own section
     claims = len(answer.sentences) - len(labels)
     assert f"（{claims}/{claims} 句有引文支持）" in badge_text(answer)
+
+
+def test_answers_carry_their_relevance_and_the_json_shows_it(library_index) -> None:
+    """Relevance is the best answer sentence's score (paper, policy and regulation answers);
+    a refusal has none but says why, in the JSON too."""
+    assistant = library_index.assistant
+    for question in (
+        "城市数字化转型包括哪三个维度？",
+        "数据二十条对数据产权怎么规定？",
+    ):
+        answer = assistant.ask(question)
+        assert not answer.refused
+        assert answer.relevance is not None and 0.0 < answer.relevance <= 1.0
+        out = answer.to_dict()
+        assert out["relevance"] == round(answer.relevance, 4)
+        assert out["low_relevance"] is (answer.relevance < assistant.settings.low_relevance)
+    refused = assistant.ask("深圳地铁14号线的造价是多少？")
+    assert refused.refused and refused.relevance is None
+    assert refused.to_dict()["refusal_reason"] == refused.refusal_reason != ""
+    assert "relevance" not in refused.to_dict()
+
+
+def test_a_low_relevance_answer_is_not_shown_with_the_green_badge() -> None:
+    from rag.types import Answer
+    from ui.render import badge_class, badge_text
+
+    answer = Answer("先干哪块？", "根据资料：……[1]", [], False, 1.0, relevance=0.12)
+    assert badge_class(answer) == "cq-good"
+    answer.low_relevance = True
+    assert badge_class(answer) == "cq-warn"
+    assert badge_text(answer).startswith("相关度低（12%）")

@@ -23,7 +23,16 @@ def cli_home(corpus_index, monkeypatch: pytest.MonkeyPatch, share_embedder) -> P
 def test_ask_json_matches_schema(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "技术维度包含哪些层级？", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"question", "answer", "refused", "faithfulness", "citations", "timings_ms"}
+    assert set(data) == {
+        "question",
+        "answer",
+        "refused",
+        "faithfulness",
+        "citations",
+        "timings_ms",
+        "relevance",
+        "low_relevance",
+    }
     assert data["citations"][0]["section"]
 
 

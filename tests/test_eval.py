@@ -254,6 +254,8 @@ def test_assistant_system_passes_history_and_filters() -> None:
                 faithfulness=1.0,
                 rewritten_question="改写后的问题",
                 refusal_reason="",
+                relevance=0.8,
+                low_relevance=False,
             )
 
         def retrieve(self, question: str, **kwargs: Any) -> list:

@@ -64,6 +64,9 @@ def chat_safe(text: str) -> str:
 def badge_text(answer: Answer) -> str:
     if answer.refused:
         return "未作答：资料中未找到"
+    if answer.low_relevance:
+        # Cited and faithful, but about something else: say so rather than show a green badge.
+        return f"相关度低（{answer.relevance or 0:.0%}）：引文可能未回答所问，请核对原文"
     total = len(answer.claims)
     supported = sum(1 for c in answer.claims if c.supported)
     return f"忠实度 {answer.faithfulness:.0%}（{supported}/{total} 句有引文支持）"
@@ -72,6 +75,8 @@ def badge_text(answer: Answer) -> str:
 def badge_class(answer: Answer) -> str:
     if answer.refused:
         return "cq-none"
+    if answer.low_relevance:
+        return "cq-warn"
     if answer.faithfulness >= 0.999:
         return "cq-good"
     return "cq-warn" if answer.faithfulness >= 0.5 else "cq-bad"
