@@ -54,6 +54,20 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_up(url: str, proc: subprocess.Popen, seconds: float = 600.0) -> None:
+    """Return once ``url`` answers; raise if ``proc`` exits first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {seconds:.0f} s")
+
+
 def serve_startup(env: dict[str, str], question: str) -> tuple[float, float]:
     """Seconds from ``cityqa serve`` to its page answering, and to the first /ask answer."""
     from gradio_client import Client
@@ -68,14 +82,7 @@ def serve_startup(env: dict[str, str], question: str) -> tuple[float, float]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"cityqa serve exited with {proc.returncode}")
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_up(url, proc)
         page = time.perf_counter() - started
         Client(url, verbose=False).predict(question, "全部", "全部", api_name="/ask")
         return page, time.perf_counter() - started

@@ -19,7 +19,6 @@ from rag.types import Citation, SentenceCheck
 
 MARKER = re.compile(r"\[(\d+)\]")
 FOOTNOTE_MARK = re.compile(r"\[\^(\d+)\]")
-_FOOTNOTE = FOOTNOTE_MARK
 _TERMINATORS = "。！？!?\n"
 _CLOSERS = '”’」』）)】"'
 _LEAD_INS = re.compile(r"^(?:根据资料|资料显示|据资料|综上所述|综上|总之)[：:,，]?")
@@ -71,12 +70,12 @@ def strip_footnotes(text: str) -> str:
 
 def claim_text(sentence: str) -> str:
     """The sentence without citation markers, footnote marks and a leading lead-in."""
-    text = _FOOTNOTE.sub("", MARKER.sub("", sentence)).strip()
+    text = FOOTNOTE_MARK.sub("", MARKER.sub("", sentence)).strip()
     return _LEAD_INS.sub("", text).strip()
 
 
 def _compact(text: str) -> str:
-    return _NON_CONTENT.sub("", _FOOTNOTE.sub("", text))
+    return _NON_CONTENT.sub("", FOOTNOTE_MARK.sub("", text))
 
 
 def _bigram_recall(claim: str, passage: str) -> float:

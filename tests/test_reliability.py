@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import write_text
 
+from eval.bench import wait_until_up
 from rag.errors import IndexBusyError
 from rag.locking import writer_lock
 from ui.service import UIService
@@ -479,21 +480,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_http(url: str, proc: subprocess.Popen, seconds: float) -> None:
-    import urllib.request
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not come up within {seconds} s")
-
-
 @pytest.mark.slow
 def test_two_workers_share_a_chroma_server(tmp_path: Path) -> None:
     """``chroma run`` on loopback; one CLI ingest and two ``cityqa serve`` workers, each with its
@@ -519,7 +505,7 @@ def test_two_workers_share_a_chroma_server(tmp_path: Path) -> None:
     )
     servers: list[subprocess.Popen] = []
     try:
-        _wait_http(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", chroma, 60)
+        wait_until_up(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", chroma, 60)
         shared = {
             "CITYQA_CHROMA_HOST": "127.0.0.1",
             "CITYQA_CHROMA_PORT": str(chroma_port),
@@ -551,7 +537,7 @@ def test_two_workers_share_a_chroma_server(tmp_path: Path) -> None:
                 )
             )
         for port, proc in zip(ports, servers, strict=True):
-            _wait_http(f"http://127.0.0.1:{port}/", proc, 180)
+            wait_until_up(f"http://127.0.0.1:{port}/", proc, 180)
         first, second = (Client(f"http://127.0.0.1:{p}/", verbose=False) for p in ports)
 
         def ask(client: Client, question: str) -> dict:
