@@ -476,3 +476,25 @@ def test_ingest_table_folds_long_names_and_reasons_in_80_columns() -> None:
         **dict(seconds=0.3, embedder="use-m3", recovered_orphans=0, changed=False, skipped=[]),
     }
     assert f"失败：\n  {source}：{error}" in ingest_footer(summary)
+
+
+def test_ingest_progress_prints_plain_lines_without_a_terminal(monkeypatch) -> None:
+    """In a log or CI no bar is drawn: a line every so often says how far ingest is."""
+    import io
+
+    from rich.console import Console
+
+    import ui.console as console_module
+    from ui.console import RichIngestProgress
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=80)
+    monkeypatch.setattr(console_module, "PLAIN_PROGRESS_EVERY_S", 0.0)
+    with RichIngestProgress(console) as progress:
+        progress.start(3)
+        for name in ("a.md", "b.md", "c.md"):
+            progress.file_started(name)
+            progress.file_finished(name, "ingested")
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("入库进度")]
+    assert lines[-1].startswith("入库进度：3/3 个文件") and "预计还需" in lines[-1]
+    assert len(lines) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
@@ -35,6 +36,13 @@ class RichIngestProgress:
         )
         self._files = self._progress.add_task("文件", total=0)
         self._chunks = self._progress.add_task("向量化片段", total=0, visible=False)
+        # Without a terminal (a log, CI) no bar is drawn: a plain line says how far it is.
+        self._plain = not console.is_terminal
+        self._console = console
+        self._started = time.monotonic()
+        self._last_line = self._started
+        self._done = 0
+        self._total = 0
 
     def __enter__(self) -> RichIngestProgress:
         self._progress.start()
@@ -45,6 +53,8 @@ class RichIngestProgress:
 
     def start(self, total_files: int) -> None:
         self._progress.update(self._files, total=total_files)
+        self._total, self._started = total_files, time.monotonic()
+        self._last_line = self._started
 
     def file_started(self, source: str) -> None:
         self._progress.update(self._files, description=f"文件 {source[:40]}")
@@ -55,9 +65,29 @@ class RichIngestProgress:
     def file_finished(self, source: str, status: str) -> None:
         self._progress.advance(self._files)
         self._progress.update(self._chunks, visible=False)
+        self._done += 1
+        now = time.monotonic()
+        if self._plain and now - self._last_line >= PLAIN_PROGRESS_EVERY_S:
+            self._last_line = now
+            self._console.print(progress_line(self._done, self._total, now - self._started))
 
     def message(self, text: str) -> None:
         self._progress.console.print(text, highlight=False)
+
+
+PLAIN_PROGRESS_EVERY_S = 30.0
+
+
+def progress_line(done: int, total: int, elapsed_s: float) -> str:
+    """ "入库进度：120/3423 个文件，已用 2:01，预计还需 55:10" (the rate so far, extrapolated)."""
+    left = elapsed_s / done * (total - done) if done else 0.0
+    return f"入库进度：{done}/{total} 个文件，已用 {_clock(elapsed_s)}，预计还需 {_clock(left)}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def ingest_table(report: dict[str, Any]) -> Table:
