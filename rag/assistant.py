@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from rag.answerability import AnswerabilityModel
 from rag.catalog import DocRecord
 from rag.docref import named_groups, names_number, referenced_documents
 from rag.embeddings import build_embedder, embedding_dimension
@@ -89,6 +90,7 @@ class Assistant:
             term_similarity=settings.term_similarity,
             max_reworded_terms=settings.max_reworded_terms,
             low_relevance=settings.low_relevance,
+            answerability=AnswerabilityModel.from_dict(settings.answerability),
         )
 
     @classmethod

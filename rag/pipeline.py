@@ -17,6 +17,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
+from rag.answerability import AnswerabilityModel
 from rag.decompose import split_parallel, split_questions
 from rag.docinfo import INFO_HEADING, answers_fact, asked_facts, fact_label
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit, relevance_score, whole_articles
@@ -53,6 +54,7 @@ class _Found:
     units: list[Unit]
     evidence: Evidence
     doc_ids: frozenset[str] | None = None  # the documents the question was restricted to
+    signals: dict[str, float] | None = None  # set once sentences are chosen (answerability)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class QAPipeline:
         term_similarity: float | None = None,
         max_reworded_terms: int = 1,
         low_relevance: float = 0.0,
+        answerability: AnswerabilityModel | None = None,
     ) -> None:
         self.retriever = retriever
         self.embed_model = embed_model
@@ -88,6 +91,7 @@ class QAPipeline:
         self.term_similarity = term_similarity
         self.max_reworded_terms = max_reworded_terms
         self.low_relevance = low_relevance
+        self.answerability = answerability
         self.term_neighbours = TermSimilarity(embed_model, self.analyzer.tokenizer.tokenize)
 
     def _rewordings(self, terms: list[str], text: str) -> dict[str, str]:
@@ -246,8 +250,11 @@ class QAPipeline:
                 return self._compose(question, cited)
         chosen, reason = self._extract(query, found)
         if reason:
-            return self._refusal(question, found.passages, Evidence(True, reason))
-        return self._compose(question, [(u, found.candidates[u.passage]) for u in chosen])
+            answer = self._refusal(question, found.passages, Evidence(True, reason))
+        else:
+            answer = self._compose(question, [(u, found.candidates[u.passage]) for u in chosen])
+        answer.signals = found.signals
+        return answer
 
     def _extract(self, query: str, found: _Found) -> tuple[list[Unit], str]:
         """The chosen answer units, or [] and the reason the evidence does not answer."""
@@ -266,7 +273,22 @@ class QAPipeline:
         unexplained = [q for q in defined_items(query) if not any(q in u.text for u in chosen)]
         if unexplained:
             return [], f"资料中没有解释{'、'.join(unexplained)}"
+        found.signals = self._signals(found, chosen)
+        if self.answerability is not None and not self.answerability.answers(found.signals):
+            return [], "相关段落没有直接回答这个问题"
         return chosen, ""
+
+    def _signals(self, found: _Found, chosen: list[Unit]) -> dict[str, float]:
+        """The graded evidence for the chosen sentences (rag.answerability.FEATURES)."""
+        own = "\n".join(f"{found.candidates[u.passage].context}\n{u.text}" for u in chosen)
+        asked = [w for w in (found.terms.asked, found.terms.listed) if w]
+        return {
+            "coverage": found.evidence.coverage,
+            "answer_coverage": coverage(found.weights, own),
+            "top_score": found.evidence.top_score,
+            "best_sentence": found.evidence.best_sentence,
+            "asked_in_answer": float(all(w in own for w in asked)),
+        }
 
     def _document_facts(self, query: str, found: _Found) -> list[Unit]:
         """For a question about a document's identity (文号, issuers, date, authors), the

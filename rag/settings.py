@@ -24,12 +24,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
 
 
-def calibrated(name: str) -> Any:
+_UNSET = object()
+
+
+def calibrated(name: str, absent: Any = _UNSET) -> Any:
     """A default fitted by a calibration script (``eval.calibrate_*``), read from
-    ``rag/calibration/answering.json`` when the settings are built."""
+    ``rag/calibration/answering.json`` when the settings are built (``absent`` when the
+    script has not written it yet)."""
 
     def read() -> Any:
         data = json.loads((CALIBRATION_DIR / "answering.json").read_text("utf-8"))
+        if name not in data and absent is not _UNSET:
+            return absent
         return data[name]
 
     return read
@@ -130,6 +136,10 @@ class Settings(BaseSettings):
     # question (shown instead of the faithfulness badge). Chosen by
     # `python -m eval.calibrate_relevance`, which writes rag/calibration/answering.json.
     low_relevance: float = Field(default_factory=calibrated("low_relevance"), ge=0.0, le=1.0)
+
+    # The answerability model (weights over the evidence signals and a threshold, see
+    # rag/answerability.py), fitted by `python -m eval.calibrate`; None: no such gate.
+    answerability: dict[str, Any] | None = Field(default_factory=calibrated("answerability", None))
 
     # Uploads through the UI.
     max_upload_mb: int = Field(default=50, ge=1)

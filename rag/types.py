@@ -167,6 +167,9 @@ class Answer:
     # faithful and useless; ``low_relevance`` marks such answers.
     relevance: float | None = None
     low_relevance: bool = False
+    # The graded evidence the answerability decision used (rag.answerability.FEATURES), when
+    # sentences were chosen; for calibration and inspection, not part of the JSON.
+    signals: dict[str, float] | None = None
 
     @property
     def claims(self) -> list[SentenceCheck]:
