@@ -636,12 +636,14 @@ class IndexStore:
         kwargs: dict[str, Any] = {"query_embeddings": [embedding], "n_results": min(k, total)}
         if where:
             kwargs["where"] = where
-        result = self._query("sentences", include=["distances", "metadatas"], **kwargs)
+        # The chunk is named by the sentence's id (``<chunk id>:<position>``): reading the
+        # metadata of every hit would cost several times the search itself.
+        result = self._query("sentences", include=["distances"], **kwargs)
         if result is None:
             return {}
         best: dict[str, float] = {}
-        for meta, dist in zip(result["metadatas"][0], result["distances"][0], strict=True):
-            cid = str((meta or {}).get("chunk_id"))
+        for sid, dist in zip(result["ids"][0], result["distances"][0], strict=True):
+            cid = sid.rsplit(":", 1)[0]
             if cid in chunks:
                 best[cid] = max(best.get(cid, -1.0), 1.0 - float(dist))
         return best
