@@ -113,16 +113,19 @@ class HybridRetriever(BaseRetriever):
         wanted = max(self.candidates, top_k)
         if weights is None:
             weights = self.term_weights(self.analyzer.terms(query))
-        dense = self._dense(embedding, wanted, filters) if self.mode != "bm25" else []
         # BM25 also searches the other wordings of the question's thesaurus terms.
         expansion = " ".join(form for term in weights for form in term_forms(term)[1:])
         lexical = []
         if self.mode != "dense":
             lexical = self._bm25(f"{query} {expansion}", filters, chunks)
+        cosine = _Cosines(self, embedding)
+        dense = []
+        if self.mode != "bm25":
+            dense = cosine.search(wanted, filters, [cid for cid, _ in lexical])
         fused = _rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:wanted]
         cosines = dict(dense)
-        cosines |= self._dense_scores(embedding, [c for c in ranked if c not in cosines])
+        cosines |= cosine.blended([c for c in ranked if c not in cosines])
         bm25 = dict(lexical)
         passages = [
             Passage(
@@ -160,27 +163,6 @@ class HybridRetriever(BaseRetriever):
                 hits.append((cid, float(scores[i])))
         return hits
 
-    def _dense(
-        self, embedding: list[float], k: int, filters: ChunkFilter
-    ) -> list[tuple[str, float]]:
-        """Chunks ranked by blended chunk and best-sentence cosine."""
-        where = filters.where()
-        chunk = dict(self.store.dense_search(embedding, k, where))
-        sentence = self.store.sentence_search(embedding, k * SENTENCES_PER_CHUNK, where)
-        ids = list(chunk) + [cid for cid in sentence if cid not in chunk]
-        chunk |= self._chunk_cosines(embedding, [c for c in ids if c not in chunk])
-        sentence |= self.store.sentence_cosines(embedding, [c for c in ids if c not in sentence])
-        scores = {cid: _blend(chunk[cid], sentence.get(cid)) for cid in ids if cid in chunk}
-        return sorted(scores.items(), key=lambda item: -item[1])
-
-    def _dense_scores(self, embedding: list[float], ids: list[str]) -> dict[str, float]:
-        """Blended dense scores of chunks the dense search did not return (BM25-only hits)."""
-        if not ids:
-            return {}
-        chunk = self._chunk_cosines(embedding, ids)
-        sentence = self.store.sentence_cosines(embedding, ids)
-        return {cid: _blend(cos, sentence.get(cid)) for cid, cos in chunk.items()}
-
     def _chunk_cosines(self, embedding: list[float], ids: list[str]) -> dict[str, float]:
         if not ids:
             return {}
@@ -205,6 +187,51 @@ def _best_first(scores: np.ndarray, limit: int | None) -> np.ndarray:
         return np.argsort(-scores, kind="stable")
     top = np.argpartition(-scores, limit)[:limit]
     return top[np.argsort(-scores[top], kind="stable")]
+
+
+class _Cosines:
+    """A question's chunk and best-sentence cosines, fetched from the store at most twice
+    more after the two vector searches: once for the chunk vectors and once for the sentence
+    vectors of every candidate either search or BM25 found (each Chroma call costs more than
+    the rows it returns)."""
+
+    def __init__(self, retriever: HybridRetriever, embedding: list[float]) -> None:
+        self.retriever = retriever
+        self.store = retriever.store
+        self.embedding = embedding
+        self.chunk: dict[str, float] = {}
+        self.sentence: dict[str, float | None] = {}
+
+    def search(self, k: int, filters: ChunkFilter, also: list[str]) -> list[tuple[str, float]]:
+        """Chunks ranked by blended chunk and best-sentence cosine; ``also`` (BM25 hits) get
+        their cosines in the same fetches, for fusing later."""
+        where = filters.where()
+        self.chunk = dict(self.store.dense_search(self.embedding, k, where))
+        self.sentence = self.store.sentence_search(self.embedding, k * SENTENCES_PER_CHUNK, where)
+        ids = list(self.chunk) + [cid for cid in self.sentence if cid not in self.chunk]
+        self._complete(
+            ids + [cid for cid in also if cid not in self.chunk and cid not in self.sentence]
+        )
+        scores = {cid: self._blend(cid) for cid in ids if cid in self.chunk}
+        return sorted(scores.items(), key=lambda item: -item[1])
+
+    def blended(self, ids: list[str]) -> dict[str, float]:
+        """Blended dense scores of chunks the dense search did not return (BM25-only hits)."""
+        self._complete(ids)
+        return {cid: self._blend(cid) for cid in ids if cid in self.chunk}
+
+    def _complete(self, ids: list[str]) -> None:
+        missing_chunk = [c for c in dict.fromkeys(ids) if c not in self.chunk]
+        if missing_chunk:
+            self.chunk |= self.retriever._chunk_cosines(self.embedding, missing_chunk)
+        missing_sentence = [c for c in dict.fromkeys(ids) if c not in self.sentence]
+        if missing_sentence:
+            found = self.store.sentence_cosines(self.embedding, missing_sentence)
+            # A chunk without stored sentences is marked, so it is not looked up again.
+            self.sentence |= {c: found.get(c) for c in missing_sentence}
+
+    def _blend(self, cid: str) -> float:
+        return _blend(self.chunk[cid], self.sentence.get(cid))
 
 
 def _blend(chunk_cosine: float, sentence_cosine: float | None) -> float:
