@@ -18,7 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answerability import AnswerabilityModel
 from rag.catalog import DocRecord
-from rag.docref import named_groups, names_number, referenced_documents
+from rag.docref import absent_documents, named_groups, names_number, referenced_documents
 from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
@@ -243,6 +243,9 @@ class Assistant:
         if filters.doc_ids is not None:
             return filters
         documents = self.store.documents()
+        absent = absent_documents(query, documents)
+        if absent:
+            return dataclasses.replace(filters, absent=tuple(absent))
         groups = named_groups(query, documents)
         if groups:
             named = frozenset().union(*(ids for ids, _ in groups))

@@ -82,6 +82,28 @@ def named_groups(question: str, documents: Sequence[DocRecord]) -> list[tuple[fr
     return list(unique.items()) if len(unique) >= 2 else []
 
 
+# How the titles of official documents and research papers end: a book-title phrase ending
+# so names a document, not a book or a concept ("《数字中国》").
+_DOCUMENT_TITLE_END = re.compile(
+    r"(?:条例|办法|规定|决定|意见|通知|计划|方案|规划|纲要|指引|指南|细则|法|研究|报告)"
+    r"(?:[（(][^）)]*[）)])?$"
+)
+
+
+def absent_documents(question: str, documents: Sequence[DocRecord]) -> list[str]:
+    """Documents the question names that the library does not hold: a 《title》 of an official
+    document or paper that matches no document's title, or "论文" when the library holds no
+    research paper. Asked about such a document, the library can only answer from others."""
+    absent = []
+    for match in _TITLE.finditer(question):
+        name = match.group(1).strip()
+        if _DOCUMENT_TITLE_END.search(name) and not _by_title(match.group(0), documents):
+            absent.append(f"《{name}》")
+    if "论文" in question and not any(d.kind == "研究论文" for d in documents):
+        absent.append("论文")
+    return absent
+
+
 def names_number(text: str, document: DocRecord) -> bool:
     """Whether ``text`` cites the document's 文号, in full or by its number ("660号文")."""
     number = _NUMBER.search(text)

@@ -123,6 +123,12 @@ class QAPipeline:
         started = time.perf_counter()
         found = self._retrieve(query, filters, top_k)
         passages, evidence = found.passages, found.evidence
+        if filters.absent:
+            # Asked about a document the library does not hold: other documents' passages
+            # about the same topic are not its content.
+            reason = f"资料库中没有{'、'.join(filters.absent)}"
+            evidence = dataclasses.replace(evidence, refuse=True, reason=reason)
+            found.evidence = evidence
         retrieved = time.perf_counter()
         outline = outline_passages(
             query,
@@ -133,10 +139,17 @@ class QAPipeline:
             self.retriever.store.term_index().contains,
         )
         questions = split_questions(query) if self.llm_answerer is None else []
-        multi = self._several_questions(question, questions, filters, top_k) if questions else None
+        multi = None
+        if filters.absent:
+            pass  # refused below, whatever other documents say
+        elif questions:
+            multi = self._several_questions(question, questions, filters, top_k)
         if multi is None and len(filters.doc_groups) >= 2 and self.llm_answerer is None:
             multi = self._by_document(question, query, filters, top_k)
-        if multi is not None:
+        if filters.absent:
+            answer = self._refusal(question, passages, evidence)
+            yield StreamEvent("delta", answer.text)
+        elif multi is not None:
             answer = multi
             yield StreamEvent("delta", answer.text)
         elif outline and not evidence.missing_terms and self.llm_answerer is None:

@@ -38,6 +38,8 @@ class ChunkFilter:
     # Documents a question compares, answered one by one (see rag.docref.document_groups).
     doc_groups: tuple[frozenset[str], ...] = ()
     doc_group_names: tuple[str, ...] = ()  # how the question names each group ("660号文")
+    # Documents the question names that the library does not hold ("《…条例》"): refused.
+    absent: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:

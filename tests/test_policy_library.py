@@ -499,3 +499,19 @@ def test_a_regulation_is_answered_article_by_article(
     body = [line for line in cited[0].text.split("\n") if line.strip()]
     assert all(line.split("。")[0] in answer.text for line in body), answer.text
     assert answer.faithfulness == 1.0
+
+
+def test_a_question_about_a_document_the_library_lacks_is_refused(library) -> None:
+    """Other documents on the same topic are not the named document's content (a 《title》
+    of a regulation, and of a notice); a title the library holds is answered."""
+    for question in (
+        "《临江市数据交易管理办法》对数据交易场所有什么规定？",
+        "《临江市人民政府关于推进智慧水务建设的通知》由哪个机构印发？",
+    ):
+        answer = library.ask(question)
+        assert answer.refused, answer.text
+        assert answer.refusal_reason.startswith("资料库中没有《临江市"), answer.refusal_reason
+    held = library.ask("《临江市公共数据条例》把公共数据分为哪几类？")
+    assert not held.refused
+    # No research paper in this library: a question about "论文" says so.
+    assert library.ask("论文里对公共数据开放怎么说？").refusal_reason == "资料库中没有论文"
