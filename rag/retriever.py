@@ -28,6 +28,9 @@ DENSE_WEIGHT = 0.5  # relevance = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * t
 # each match a little still counts as a whole.
 SENTENCE_WEIGHT = 0.5
 SENTENCES_PER_CHUNK = 4  # sentence hits fetched per wanted chunk
+# A document filter admitting at most this many chunks is searched exactly, chunk by chunk
+# (a lookup by id costs about 0.1 ms a chunk; a filtered vector search grows with the library).
+EXACT_SEARCH_CHUNKS = 1500
 
 
 @dataclass(frozen=True)
@@ -207,15 +210,39 @@ class _Cosines:
     def search(self, k: int, filters: ChunkFilter, also: list[str]) -> list[tuple[str, float]]:
         """Chunks ranked by blended chunk and best-sentence cosine; ``also`` (BM25 hits) get
         their cosines in the same fetches, for fusing later."""
-        where = filters.where()
-        self.chunk = dict(self.store.dense_search(self.embedding, k, where))
-        self.sentence = self.store.sentence_search(self.embedding, k * SENTENCES_PER_CHUNK, where)
-        ids = list(self.chunk) + [cid for cid in self.sentence if cid not in self.chunk]
+        within = self._within(filters)
+        if within is not None:
+            # A few documents: every one of their chunks is scored exactly, by id. A vector
+            # search restricted by a metadata filter scans the filter's matches first and
+            # takes seconds on a large library.
+            self._complete(within)
+            scored = [cid for cid in within if cid in self.chunk]
+            ids = sorted(scored, key=lambda cid: -self._blend(cid))[:k]
+        else:
+            where = filters.where()
+            self.chunk = dict(self.store.dense_search(self.embedding, k, where))
+            self.sentence = self.store.sentence_search(
+                self.embedding, k * SENTENCES_PER_CHUNK, where
+            )
+            ids = list(self.chunk) + [cid for cid in self.sentence if cid not in self.chunk]
         self._complete(
             ids + [cid for cid in also if cid not in self.chunk and cid not in self.sentence]
         )
         scores = {cid: self._blend(cid) for cid in ids if cid in self.chunk}
         return sorted(scores.items(), key=lambda item: -item[1])
+
+    def _within(self, filters: ChunkFilter) -> list[str] | None:
+        """The chunks a document filter admits, when they are few enough to score one by one."""
+        if not filters.doc_ids:
+            return None
+        admitted: list[str] = []
+        for doc_id in sorted(filters.doc_ids):
+            admitted += [
+                c.id for c in self.store.document_chunks(doc_id) if filters.accepts(c.metadata)
+            ]
+            if len(admitted) > EXACT_SEARCH_CHUNKS:
+                return None
+        return admitted
 
     def blended(self, ids: list[str]) -> dict[str, float]:
         """Blended dense scores of chunks the dense search did not return (BM25-only hits)."""
