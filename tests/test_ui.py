@@ -27,6 +27,7 @@ from ui.serve import is_loopback, load_accounts
 
 QUESTION = "城市数字化转型包括哪三个维度？"
 ANSWER_KEYS = {"question", "answer", "refused", "faithfulness", "citations", "timings_ms"}
+ANSWER_KEYS |= {"relevance", "low_relevance"}
 CITATION_KEYS = {"n", "doc_title", "source", "section", "page", "text", "score"}
 CITATION_KEYS |= {"dimensions", "paths"}
 CITATION_KEYS |= {"doc_number", "issuers", "doc_type", "date", "article", "item", "label"}
