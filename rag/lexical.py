@@ -7,13 +7,13 @@ import json
 import logging
 import math
 import re
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.folders import replace_folder
 from rag.taxonomy import Taxonomy
 
 # Function words and punctuation carry no topical signal for BM25.
@@ -146,18 +146,13 @@ class BM25Index:
         return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
 
     def save(self, folder: Path) -> None:
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self._retriever is not None:
-            self._retriever.save(str(tmp), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), encoding="utf-8")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        def write(tmp: Path) -> None:
+            if self._retriever is not None:
+                self._retriever.save(str(tmp), show_progress=False)
+            ids = json.dumps(self.ids, ensure_ascii=False)
+            (tmp / "ids.json").write_text(ids, encoding="utf-8")
+
+        replace_folder(folder, write)
 
     @classmethod
     def load(cls, folder: Path) -> BM25Index | None:

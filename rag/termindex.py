@@ -17,12 +17,12 @@ import hashlib
 import itertools
 import json
 import re
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from rag.folders import replace_folder
 from rag.synonyms import term_forms
 
 _DOC_BITS = 21  # up to 2 million texts per index; a code point fits in 21 bits too
@@ -54,19 +54,14 @@ class TermIndex:
         in whole (a crash never leaves half an index)."""
         if len(ids) != self.n:
             raise ValueError("one id per counted text")
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / "unigrams.npy", self._unigrams)
-        np.save(tmp / "bigrams.npy", self._bigrams)
         layout = {"ids": list(ids), "extra": self.texts[self.n :], "digest": _digest(self.texts)}
-        (tmp / "texts.json").write_text(json.dumps(layout, ensure_ascii=False), "utf-8")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+
+        def write(tmp: Path) -> None:
+            np.save(tmp / "unigrams.npy", self._unigrams)
+            np.save(tmp / "bigrams.npy", self._bigrams)
+            (tmp / "texts.json").write_text(json.dumps(layout, ensure_ascii=False), "utf-8")
+
+        replace_folder(folder, write)
 
     @classmethod
     def load(cls, folder: Path, texts: Mapping[str, str]) -> TermIndex | None:
