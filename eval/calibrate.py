@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.calibrate_terms import CALIBRATION_FILE, DEV_SETS, dev_items
+from eval.calibrate_terms import CALIBRATION_FILE, DEV_SETS, ask_item, dev_items
 from eval.dataset import SHARED_REGULATIONS, EvalItem
 from rag.answerability import FEATURES, AnswerabilityModel
 
@@ -50,12 +50,7 @@ class Example:
 def examples_from_dev(assistant: Any, items: Sequence[EvalItem]) -> list[Example]:
     out = []
     for item in items:
-        answer = assistant.ask(
-            item.question,
-            history=list(item.history) or None,
-            dimension=item.dimension,
-            path=item.path,
-        )
+        answer = ask_item(assistant, item)
         if answer.signals is not None and not answer.refused:
             out.append(Example(item.doc_kind, "dev", dict(answer.signals), item.answerable))
     return out

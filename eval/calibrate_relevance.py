@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.calibrate_terms import CALIBRATION_FILE, DEV_SETS, dev_items
-from eval.dataset import SHARED_REGULATIONS
+from eval.calibrate_terms import CALIBRATION_FILE, DEV_SETS, ask_item, dev_items, dev_library
 from eval.metrics import key_point_coverage
 
 THRESHOLDS = tuple(round(0.20 + 0.02 * i, 2) for i in range(26))  # 0.20 … 0.70
@@ -31,12 +30,7 @@ def rated_answers(assistant: Any, items: Sequence[Any]) -> list[tuple[str, float
     """(kind of document, relevance, useful) for every answer given."""
     rated = []
     for item in items:
-        answer = assistant.ask(
-            item.question,
-            history=list(item.history) or None,
-            dimension=item.dimension,
-            path=item.path,
-        )
+        answer = ask_item(assistant, item)
         if answer.refused or answer.relevance is None:
             continue
         useful = item.answerable and key_point_coverage(answer.text, item.key_points) > 0
@@ -86,16 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from rag.assistant import Assistant
     from rag.settings import Settings
 
     settings = Settings()
     items = dev_items(args.dataset or DEV_SETS, settings.corpus_dir, settings.taxonomy_path)
-    extra = [SHARED_REGULATIONS] if any(i.requires == "regulations" for i in items) else []
-    if extra:
-        settings = settings.model_copy(update={"home": settings.home / "eval-regulations"})
-    library = Assistant.open(settings)
-    library.ingest([settings.corpus_dir, *extra])
+    library = dev_library(items, settings)
     rated = rated_answers(library, items)
     useful = sum(1 for _, _, u in rated if u)
     print(f"{len(items)} dev questions; {len(rated)} answered: {useful} useful")

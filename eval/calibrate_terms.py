@@ -44,17 +44,35 @@ def paper_items(path: Path = PAPER_QUESTIONS) -> list[EvalItem]:
     return [EvalItem(r["id"], PAPER_ONLY, r["question"], bool(r["answerable"])) for r in rows]
 
 
+def ask_item(assistant: Any, item: EvalItem) -> Any:
+    """An eval item asked as the eval asks it: with its chat history and its filters."""
+    return assistant.ask(
+        item.question,
+        history=list(item.history) or None,
+        dimension=item.dimension,
+        path=item.path,
+    )
+
+
+def dev_library(items: Sequence[EvalItem], settings: Any) -> Any:
+    """The library the dev items are asked of, up to date: the bundled corpus, plus the
+    regulations in an index of their own when the items need them."""
+    from rag.assistant import Assistant
+
+    extra = [SHARED_REGULATIONS] if any(i.requires == "regulations" for i in items) else []
+    if extra:
+        settings = settings.model_copy(update={"home": settings.home / "eval-regulations"})
+    library = Assistant.open(settings)
+    library.ingest([settings.corpus_dir, *extra])
+    return library
+
+
 def refusals(assistant: Any, items: Sequence[EvalItem]) -> dict[str, dict[str, int]]:
     """Per kind of document: answerable, false refusals, unanswerable, answered ones."""
     table: dict[str, dict[str, int]] = {}
     for item in items:
         kind = PAPER_ONLY if item.type == PAPER_ONLY else item.doc_kind
-        answer = assistant.ask(
-            item.question,
-            history=list(item.history) or None,
-            dimension=item.dimension,
-            path=item.path,
-        )
+        answer = ask_item(assistant, item)
         row = table.setdefault(
             kind, {"answerable": 0, "refused": 0, "unanswerable": 0, "answered": 0}
         )
@@ -127,11 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     items = dev_items(args.dataset or DEV_SETS, settings.corpus_dir, settings.taxonomy_path)
-    extra = [SHARED_REGULATIONS] if any(i.requires == "regulations" for i in items) else []
-    if extra:
-        settings = settings.model_copy(update={"home": settings.home / "eval-regulations"})
-    library = Assistant.open(settings)
-    library.ingest([settings.corpus_dir, *extra])
+    library = dev_library(items, settings)
+    settings = library.settings
     paper_home = settings.home.parent / "calibrate-paper-only"
     paper = Assistant.open(settings.model_copy(update={"home": paper_home}), build_if_missing=False)
     paper.ingest([next(settings.corpus_dir.glob("城市数字化转型总体架构和实践路径研究.*"))])
