@@ -99,7 +99,14 @@ def build_chroma_client(settings: Settings, fresh: bool = False) -> Any:
     if fresh:
         SharedSystemClient._identifier_to_system.pop(str(path), None)
     try:
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        if (path / "chroma.sqlite3").is_file():
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        # A new store: chromadb creates its tables on first open, and two processes doing
+        # that at once make one fail ("table collections already exists"). One at a time.
+        from filelock import FileLock
+
+        with FileLock(path.parent / "chroma-create.lock"):
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception:
         # chromadb keeps a system that failed to start; drop it so a repaired store (or a
         # retry) is opened afresh rather than through the broken one.
