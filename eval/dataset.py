@@ -25,7 +25,12 @@ DEFAULT_DATASET = EVAL_DIR / "dataset.jsonl"
 # Third-party regulation texts are never committed: items about them run only when the
 # folder beside the repository exists (CI has it), and are reported as skipped otherwise.
 SHARED_REGULATIONS = EVAL_DIR.parent.parent / "shared" / "regulations"
-REQUIRES = ("policies", "regulations")
+# The scale corpus of laws (same third-party collection): the blind generalisation set is
+# written on a few of its documents, named by each item's ``doc`` (a path inside the folder).
+SHARED_LAWS = EVAL_DIR.parent.parent / "shared" / "bench" / "laws"
+REQUIRES = ("policies", "regulations", "laws")
+# Items whose texts are not in the repository; they need these folders beside it.
+THIRD_PARTY = ("regulations", "laws")
 TYPES = ("fact", "list", "multi-hop", "paraphrase", "filtered", "follow-up", "unanswerable")
 ROLES = ("user", "assistant")
 _KNOWN_FIELDS = {
@@ -60,13 +65,15 @@ class EvalItem:
     path: str | None = None
     history: tuple[dict[str, str], ...] = ()
     note: str = ""
-    requires: str = ""  # "regulations": needs the regulations folder ingested
-    about: str = ""  # the document the question names (annotation, not a filter)
+    requires: str = ""  # "regulations" / "laws": needs that third-party folder ingested
+    about: str = ""  # the document the question names (for "laws": its path in the folder)
 
     @property
     def doc_kind(self) -> str:
         """The kind of document the item was written from (for per-kind reports)."""
-        return {"regulations": "法规", "policies": "规范性文件"}.get(self.requires, "研究论文")
+        return {"regulations": "法规", "laws": "法规", "policies": "规范性文件"}.get(
+            self.requires, "研究论文"
+        )
 
     @property
     def filters(self) -> dict[str, str | None]:
@@ -105,24 +112,38 @@ class LoadedDataset:
     items: list[EvalItem]
     skipped: dict[str, str]  # item id -> why it does not run here
 
+    def library_paths(
+        self, regulations_dir: Path = SHARED_REGULATIONS, laws_dir: Path = SHARED_LAWS
+    ) -> list[Path]:
+        """What the runnable items need added to the bundled corpus, as a user would add it:
+        the regulations folder, and each law document the items were written on."""
+        paths: list[Path] = []
+        if any(i.requires == "regulations" for i in self.items):
+            paths.append(regulations_dir)
+        laws = sorted({i.about for i in self.items if i.requires == "laws"})
+        return paths + [laws_dir / name for name in laws]
+
 
 def load_runnable(
     path: Path,
     corpus_dir: Path | None = None,
     taxonomy_path: Path | None = None,
     regulations_dir: Path = SHARED_REGULATIONS,
+    laws_dir: Path = SHARED_LAWS,
 ) -> LoadedDataset:
-    """The items that can run here: those needing the regulations are skipped, with the
-    reason, when the regulations folder is absent."""
-    have = regulations_dir.is_dir()
-    items = load_dataset(path, corpus_dir, taxonomy_path, regulations_dir if have else None)
-    if have:
-        return LoadedDataset(items, {})
-    reason = f"需要 {regulations_dir}（第三方法规原文，不随仓库分发），该目录不存在"
-    return LoadedDataset(
-        [i for i in items if i.requires != "regulations"],
-        {i.id: reason for i in items if i.requires == "regulations"},
+    """The items that can run here: those needing a third-party folder (the regulations, the
+    laws) are skipped, with the reason, when that folder is absent."""
+    folders = {"regulations": regulations_dir, "laws": laws_dir}
+    present = {k: v for k, v in folders.items() if v.is_dir()}
+    items = load_dataset(
+        path, corpus_dir, taxonomy_path, present.get("regulations"), present.get("laws")
     )
+    skipped = {
+        i.id: f"需要 {folders[i.requires]}（第三方整理的法规原文，不随仓库分发），该目录不存在"
+        for i in items
+        if i.requires in THIRD_PARTY and i.requires not in present
+    }
+    return LoadedDataset([i for i in items if i.id not in skipped], skipped)
 
 
 def resolve_references(
@@ -170,11 +191,12 @@ def load_dataset(
     corpus_dir: Path | None = None,
     taxonomy_path: Path | None = None,
     regulations_dir: Path | None = None,
+    laws_dir: Path | None = None,
 ) -> list[EvalItem]:
     """Parse and validate the JSONL file; raise ``DatasetError`` on the first bad item.
 
-    Without ``regulations_dir`` the evidence of items that require the regulations is not
-    checked (their texts are not here to check against)."""
+    Without ``regulations_dir`` (``laws_dir``) the evidence of items that require the
+    regulations (laws) is not checked (their texts are not here to check against)."""
     from rag.settings import default_corpus_dir
 
     corpus_dir = Path(corpus_dir or default_corpus_dir())
@@ -195,25 +217,24 @@ def load_dataset(
             raise DatasetError(f"{path.name} 第 {lineno} 行不是合法 JSON：{exc.msg}") from exc
         if not isinstance(obj, dict):
             raise DatasetError(f"{path.name} 第 {lineno} 行应为 JSON 对象")
-        raw.append(
-            (
-                lineno,
-                resolve_references(
-                    obj, regulations_dir, f"{path.name} 第 {lineno} 行", regulation_texts
-                ),
-            )
-        )
+        folder = laws_dir if obj.get("requires") == "laws" else regulations_dir
+        where = f"{path.name} 第 {lineno} 行"
+        raw.append((lineno, resolve_references(obj, folder, where, regulation_texts)))
     if not raw:
         raise DatasetError(f"评测集 {path} 为空")
     extra = (regulations_dir,) if regulations_dir is not None else ()
-    checkable = regulations_dir is not None
-    return validate(
-        raw,
-        load_corpus_texts(corpus_dir, *extra),
-        taxonomy,
-        source=path.name,
-        check_regulations=checkable,
-    )
+    checkable = {"regulations"} if regulations_dir is not None else set()
+    texts = load_corpus_texts(corpus_dir, *extra)
+    if laws_dir is not None:
+        checkable.add("laws")
+        for _, obj in raw:
+            name = obj.get("doc")
+            if obj.get("requires") == "laws" and isinstance(name, str) and name:
+                law = laws_dir / name
+                if not law.is_file():
+                    raise DatasetError(f"{path.name}（id={obj.get('id')}）：找不到文档 {law}")
+                texts.setdefault(f"laws/{name}", load_file(law).text)
+    return validate(raw, texts, taxonomy, source=path.name, checkable=checkable)
 
 
 def validate(
@@ -221,8 +242,10 @@ def validate(
     corpus_texts: dict[str, str],
     taxonomy: Taxonomy,
     source: str = "dataset",
-    check_regulations: bool = True,
+    checkable: Iterable[str] = THIRD_PARTY,
 ) -> list[EvalItem]:
+    """``checkable``: the third-party requirements whose texts are in ``corpus_texts``."""
+    checkable = set(checkable)
     joined = "\n".join(corpus_texts.values())
     joined_compact = compact(joined)
     seen: set[str] = set()
@@ -236,7 +259,7 @@ def validate(
         if item_id in seen:
             raise DatasetError(f"{where}：id 重复")
         seen.add(item_id)
-        if obj.get("requires") == "regulations" and not check_regulations:
+        if obj.get("requires") in THIRD_PARTY and obj.get("requires") not in checkable:
             items.append(_validate_item(obj, where, None, None, taxonomy))
         else:
             items.append(_validate_item(obj, where, joined, joined_compact, taxonomy))

@@ -21,7 +21,6 @@ from eval import metrics as m
 from eval.dataset import (
     DEFAULT_DATASET,
     EVAL_DIR,
-    SHARED_REGULATIONS,
     DatasetError,
     EvalItem,
     load_runnable,
@@ -54,6 +53,7 @@ SUMMARY_METRICS = (
     "citation_precision",
     "citation_recall",
     "answer_relevance",
+    "decision_accuracy",
     "refusal_recall",
     "false_refusal_rate",
     "answer_length",
@@ -179,6 +179,10 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     summary["citation_recall"] = _avg(answerable, "citation_recall")
     summary["answer_relevance"] = _avg(records, "answer_relevance")
     summary["answer_length"] = _avg(records, "answer_length")
+    # Answered when answerable, refused when not: the decision the user sees first.
+    summary["decision_accuracy"] = sum(r != f for r, f in zip(refused, flags, strict=True)) / max(
+        len(records), 1
+    )
     summary["refusal_recall"] = m.refusal_recall(refused, flags)
     summary["false_refusal_rate"] = m.false_refusal_rate(refused, flags)
     summary["latency_p50_ms"] = m.percentile(latencies, 50)
@@ -286,6 +290,14 @@ def make_baseline(
     }
 
 
+def baseline_for(dataset: Path) -> Path:
+    """The gate's baseline of a dataset: ``eval/baseline.json`` for the dev set, and
+    ``<name>.baseline.json`` beside any other set (the blind generalisation set has its own)."""
+    if Path(dataset).resolve() == DEFAULT_DATASET.resolve():
+        return BASELINE_PATH
+    return Path(dataset).with_suffix(".baseline.json")
+
+
 def load_baseline(path: Path | None = None) -> dict[str, Any]:
     path = Path(path or BASELINE_PATH)
     try:
@@ -333,13 +345,14 @@ def run_cli(args: argparse.Namespace) -> int:
         dataset_path = Path(args.dataset or DEFAULT_DATASET)
         loaded = load_runnable(dataset_path, settings.corpus_dir, settings.taxonomy_path)
         items = loaded.items
-        extra: list[Path] = []
-        if any(i.requires == "regulations" for i in items):
-            # The regulations are what a user adds; the eval adds them to an index of its own
-            # rather than to the user's library.
-            extra = [SHARED_REGULATIONS]
-            settings = settings.model_copy(update={"home": settings.home / "eval-regulations"})
-        baseline = load_baseline() if args.check else None
+        extra = loaded.library_paths()
+        if extra:
+            # The third-party texts are what a user adds; the eval adds them to an index of
+            # its own (one per library) rather than to the user's library.
+            home = "eval-laws" if any(i.requires == "laws" for i in items) else "eval-regulations"
+            settings = settings.model_copy(update={"home": settings.home / home})
+        baseline_path = baseline_for(dataset_path)
+        baseline = load_baseline(baseline_path) if args.check else None
     except CityQAError as exc:
         err.print(f"[red]错误：[/red]{exc}", highlight=False)
         return 2
@@ -380,10 +393,10 @@ def run_cli(args: argparse.Namespace) -> int:
         else:
             err.print(f"[green]回归门禁通过[/green]（{len(results)} 项指标）")
     if args.update_baseline:
-        previous = json.loads(BASELINE_PATH.read_text("utf-8")) if BASELINE_PATH.is_file() else {}
+        previous = json.loads(baseline_path.read_text("utf-8")) if baseline_path.is_file() else {}
         data = make_baseline(run.summaries["full"], dataset_path, previous)
-        BASELINE_PATH.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        err.print(f"基线已更新：{BASELINE_PATH}", highlight=False)
+        baseline_path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        err.print(f"基线已更新：{baseline_path}", highlight=False)
     total = time.perf_counter() - started
     err.print(f"用时 {total:.1f} 秒（其中作答与评分 {run.seconds:.1f} 秒）", highlight=False)
     if args.json:

