@@ -353,6 +353,17 @@ def test_highlight_falls_back_to_similar_sentence_for_paraphrases() -> None:
     assert render.highlight_spans(text, ["完全无关的句子内容在这里"]) == []
 
 
+@pytest.mark.parametrize(
+    "caption", ["图3 城市数字化转型总体架构", "表 2-1 城市数字化转型总体架构", "附图1 总体架构示意"]
+)
+def test_highlight_never_marks_a_caption_for_a_paraphrase(caption: str) -> None:
+    text = f"{caption}\n城市数字化转型总体架构包括技术、业务和管理三个维度。"
+    spans = render.highlight_spans(text, ["城市数字化转型的总体架构分为技术、业务、管理三个维度"])
+    assert [text[s:e] for s, e in spans] == ["城市数字化转型总体架构包括技术、业务和管理三个维度。"]
+    # Quoted verbatim, a caption is what the answer says, and is marked.
+    assert render.highlight_spans(text, [caption]) == [(0, len(caption))]
+
+
 def test_highlight_ignores_whitespace_differences() -> None:
     text = "城市数字化\n转型包括三个维度。"
     assert render.highlight_spans(text, ["城市数字化转型包括三个维度。"]) == [(0, len(text))]

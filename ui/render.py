@@ -18,6 +18,11 @@ ALL = "全部"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~!$])")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』）)]*")
 _WS = re.compile(r"\s+")
+# A figure or table caption ("图3 …", "表 2-1 …") labels an illustration; it states nothing, so
+# a paraphrased claim is never shown as supported by it (a verbatim quotation still is).
+_CAPTION = re.compile(
+    r"^\s*(?:图|表|附图|附表)\s*[0-9０-９一二三四五六七八九十]+(?:[-－—.．][0-9]+)?"
+)
 
 CSS = """
 .cq-sources .cq-card {border:1px solid #d0d7de;border-radius:8px;padding:8px 10px;margin:6px 0}
@@ -212,6 +217,8 @@ def _similar_sentences(text: str, claim: str) -> list[tuple[int, int]]:
     wanted = _bigrams(claim)
     scored = []
     for m in _SENTENCE.finditer(text):
+        if _CAPTION.match(m.group()):
+            continue
         grams = _bigrams(m.group())
         if len(grams) >= 4:
             scored.append((len(grams & wanted) / len(grams), m.start(), m.end()))
