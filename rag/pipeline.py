@@ -34,6 +34,7 @@ from rag.query import (
 )
 from rag.refusal import Evidence, asks_in_chinese, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
+from rag.synonyms import term_forms
 from rag.taxonomy import Taxonomy
 from rag.termsim import TermSimilarity
 from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
@@ -354,7 +355,7 @@ class QAPipeline:
             query,
             [u.text for u in units],
             self.analyzer.tokenizer.pos_cut,
-            (*found.terms.specific, found.terms.subject),
+            _anchor_wordings(found.terms),
             measured_wordings(query, found.terms),
         )
 
@@ -483,3 +484,14 @@ class QAPipeline:
             answerer=answerer,
             refusal_reason=evidence.reason if asks_in_chinese(question) else "问题不是中文",
         )
+
+
+def _anchor_wordings(terms: QueryTerms) -> list[str]:
+    """What the question names, in every wording the thesaurus or the documents' own short
+    names give it: a sentence saying "合作区" is about "横琴粤澳深度合作区" where a document
+    defined it so."""
+    wordings: list[str] = []
+    for anchor in (*terms.specific, terms.subject):
+        forms = next((term_forms(t) for t in terms.content if anchor in term_forms(t)), [anchor])
+        wordings += forms
+    return list(dict.fromkeys(wordings))

@@ -80,9 +80,29 @@ class QueryTerms:
 
 
 class QueryAnalyzer:
-    def __init__(self, tokenizer: ChineseTokenizer, thesaurus: Thesaurus | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: ChineseTokenizer,
+        thesaurus: Thesaurus | None = None,
+        aliases: Callable[[], Sequence[tuple[str, str]]] | None = None,
+    ) -> None:
+        """``aliases``: the short names the library's documents define (``rag.aliases``),
+        asked for on every question; the same sequence object means nothing changed."""
         self.tokenizer = tokenizer
         self.thesaurus = thesaurus or Thesaurus()
+        self._aliases = aliases
+        self._seen: Sequence[tuple[str, str]] | None = None
+        self._merged = self.thesaurus
+
+    def current_thesaurus(self) -> Thesaurus:
+        """The configured thesaurus plus the library's defined short names."""
+        if self._aliases is None:
+            return self.thesaurus
+        pairs = self._aliases()
+        if pairs is not self._seen:
+            self._merged = self.thesaurus.extended(pairs) if pairs else self.thesaurus
+            self._seen = pairs
+        return self._merged
 
     def terms(self, question: str) -> QueryTerms:
         specific: list[str] = [m.group(1) for m in _TITLE.finditer(question)]
@@ -91,7 +111,7 @@ class QueryAnalyzer:
         # taken out before segmentation so that its pieces ("没人", "用") do not count twice.
         content: list[str] = []
         pieces: dict[str, tuple[str, ...]] = {}
-        for phrase, alternatives in self.thesaurus.find(stripped):
+        for phrase, alternatives in self.current_thesaurus().find(stripped):
             term = alternative_term(phrase, alternatives)
             content.append(term)
             pieces[term] = tuple(self._content_words(self.tokenizer.pos_cut(phrase), []))

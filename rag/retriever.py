@@ -87,7 +87,9 @@ class HybridRetriever(BaseRetriever):
         self.store = store
         self.embed_model = embed_model
         self.tokenizer = tokenizer
-        self.analyzer = QueryAnalyzer(tokenizer, thesaurus)
+        self.analyzer = QueryAnalyzer(
+            tokenizer, thesaurus, aliases=lambda: store.aliases(tokenizer.pos_cut)
+        )
         self.top_k = top_k
         self.candidates = candidates
         self.reranker = reranker

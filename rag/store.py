@@ -25,6 +25,7 @@ import numpy as np
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
+from rag.aliases import PosCut, learn_aliases, mentions_definition
 from rag.catalog import Catalog, CatalogBackend, ChromaCatalog, DocRecord, FileCatalog
 from rag.errors import EmbedderMismatchError, storage_error, storage_errors
 from rag.extractive import split_units
@@ -256,6 +257,7 @@ class _View:
         self.bm25: BM25Index | None = None
         self.bm25_saved = False  # whether ``bm25`` is the index saved on disk
         self.sentence_count: int | None = None
+        self.aliases: tuple[tuple[str, str], ...] | None = None
 
 
 class IndexStore:
@@ -738,6 +740,15 @@ class IndexStore:
             loaded = TermIndex.load(self._terms_dir, texts) if self._terms_dir else None
             view.terms = loaded or TermIndex(list(texts.values()), _titles(chunks.values()))
         return view.terms
+
+    def aliases(self, pos_cut: PosCut) -> tuple[tuple[str, str], ...]:
+        """The short names the documents define ("（以下简称X）"), learned once per generation
+        (the same tuple until a commit changes the library)."""
+        view = self.view()
+        if view.aliases is None:
+            texts = (c.text for c in self.chunks().values() if mentions_definition(c.text))
+            view.aliases = tuple(learn_aliases(texts, pos_cut))
+        return view.aliases
 
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the given chunks (L2-normalised, as they were added)."""

@@ -23,8 +23,9 @@ MIN_PHRASE_CHARS = 2
 
 class Thesaurus:
     def __init__(self, groups: Iterable[Iterable[str]] = ()) -> None:
+        self._groups = [tuple(g) for g in groups]
         self._alternatives: dict[str, list[str]] = {}
-        for group in groups:
+        for group in self._groups:
             members = list(dict.fromkeys(m.strip() for m in group if m.strip()))
             for member in members:
                 known = self._alternatives.setdefault(member, [])
@@ -34,6 +35,10 @@ class Thesaurus:
 
     def __len__(self) -> int:
         return len(self._alternatives)
+
+    def extended(self, groups: Iterable[Iterable[str]]) -> Thesaurus:
+        """This thesaurus plus more groups (e.g. the short names the documents define)."""
+        return Thesaurus([*self._groups, *groups])
 
     @classmethod
     def load(cls, path: Path | None) -> Thesaurus:
