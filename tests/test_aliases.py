@@ -77,7 +77,9 @@ def test_questions_use_either_name(tmp_path: Path, settings_for, open_assistant)
     write_text(settings.corpus_dir / "条例.md", REGULATION)
     write_text(
         settings.corpus_dir / "意见.md",
-        POLICY + "\n二、建立白名单制度\n\n合作区应当建立数据跨境流动白名单制度，白名单每年更新一次。\n",
+        POLICY
+        + "\n二、建立白名单制度\n\n"
+        + "合作区应当建立数据跨境流动白名单制度，白名单每年更新一次。\n",
     )
     assistant = open_assistant(settings)
     assistant.ingest([settings.corpus_dir])
