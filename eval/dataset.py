@@ -85,7 +85,10 @@ def split_alternatives(key_point: str) -> list[str]:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """The files the product ingests from a folder (supported types, no README, no dot-dirs)."""
+    """The files the product ingests from a folder (supported types, no README, no dot-dirs);
+    a file given itself (a law document added on its own) is that one file."""
+    if Path(corpus_dir).is_file():
+        return [Path(corpus_dir)]
     files = []
     for path in sorted(p for p in Path(corpus_dir).rglob("*") if p.is_file()):
         rel = path.relative_to(corpus_dir).parts

@@ -138,7 +138,8 @@ class VanillaSystem(System):
                     loaded = load_file(path)
                 except LoadError:
                     continue  # the product reports bad files too and carries on
-                meta = {"source": str(path.relative_to(folder)), "doc_title": loaded.title}
+                source = path.name if folder.is_file() else str(path.relative_to(folder))
+                meta = {"source": source, "doc_title": loaded.title}
                 documents.append(Document(text=loaded.text, metadata=meta))
         self.nodes = SentenceSplitter().get_nodes_from_documents(documents)
         # embed_model is passed explicitly: llama-index's global Settings would fall back to OpenAI.

@@ -94,6 +94,22 @@ def test_holdout_set_is_valid_and_disjoint_from_the_dataset(dataset: list[EvalIt
         assert not {i.id for i in holdout} & {i.id for i in dataset}
 
 
+def test_generalisation_set_is_blind_and_balanced(dataset: list[EvalItem]) -> None:
+    """The blind set on laws nobody tuned for (#14): at least 60 questions on at least three
+    documents, a third unanswerable, half colloquial, every reference resolving in the laws
+    folder; it shares nothing with the dev set."""
+    from eval.dataset import SHARED_LAWS
+
+    if not SHARED_LAWS.is_dir():
+        pytest.skip(f"{SHARED_LAWS} 不存在：泛化评测集引用的法规原文不在本机（第三方资料，不入库）")
+    items = load_dataset(DEFAULT_DATASET.with_name("generalisation.jsonl"), laws_dir=SHARED_LAWS)
+    assert len(items) >= 60 and len({i.about for i in items}) >= 3
+    assert sum(not i.answerable for i in items) * 3 >= len(items)
+    assert sum("口语化" in i.note for i in items) * 2 >= len(items)
+    assert all(i.requires == "laws" for i in items)
+    assert not {i.question for i in items} & {i.question for i in dataset}
+
+
 def test_dataset_does_not_reuse_calibration_questions(dataset: list[EvalItem]) -> None:
     calibration = Path(__file__).parent / "data" / "calibration.jsonl"
     used = {json.loads(line)["question"] for line in calibration.read_text("utf-8").splitlines()}
@@ -305,6 +321,24 @@ def test_vanilla_baseline_cites_its_top_node_and_never_refuses(
         run = vanilla.run(item)
         assert not run.refused and run.answer.endswith("[1]")
         assert len(run.retrieved) == 10 and run.citations[0].text == run.retrieved[0]
+
+
+def test_vanilla_baseline_indexes_a_document_added_on_its_own(
+    tmp_path: Path, corpus_index
+) -> None:
+    """The generalisation set adds single law files, not folders: the baseline must index
+    them too, or it is compared on a library without the documents asked about."""
+    from eval.dataset import corpus_files
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    paper = "# 论文\n\n城市数字化转型包括技术、业务、管理三个维度。\n"
+    (corpus / "论文.md").write_text(paper, "utf-8")
+    law = tmp_path / "某市条例.md"
+    law.write_text("# 某市条例\n\n第一条 为了规范院前医疗急救，制定本条例。\n", "utf-8")
+    assert corpus_files(law) == [law]
+    vanilla = VanillaSystem(corpus, corpus_index.assistant.embed_model, law)
+    assert any("院前医疗急救" in p for p in vanilla.passages())
 
 
 def test_cli_update_baseline_then_check(
