@@ -36,6 +36,28 @@ _GENERIC_PLACES = frozenset(
 # Names of state bodies: governments, ministries, commissions, bureaus, offices, centres.
 _GOVERNMENT_BODY = re.compile(r"(?:政府|机关|部|委员会|委|局|厅|办|办公室|中心|院|所|署|会)$")
 
+# Numbers as the texts write them. Laws and regulations spell quantities in Chinese numerals
+# (the drafting convention: "不得少于三十日", "不低于百分之三十", "一千五百平方米"), reports and
+# plans mostly in digits ("15日内", "300个"). A numeral counts when a measure word or unit
+# follows it; an ordinal (第三条), a calendar date or a vague "一批" counts nothing.
+_CN_NUMERAL = "零〇一二两三四五六七八九十百千万亿"
+# Units of measure (people, time, money, area, length, weight), then the classifiers that count.
+MEASURE_UNIT = (
+    r"(?:人|名|户|床|工作日|日|天|周|年|小时|分钟|万元|亿元|元|平方米|平方公里|公里|千米|米"
+    r"|亩|公顷|吨|立方米)"
+)
+UNIT = rf"(?:{MEASURE_UNIT}|个|项|类|级|家|座|条|种|层|大|方面|次|倍|亿|所|处|张|台|辆|件|份)"
+_QUANTITY = re.compile(
+    # A year ("2027年", "2024—2026年"), a month ("6月") or a day of a date ("5月15日") dates
+    # an event; a count of days or years ("15日内", "3年") is a quantity.
+    r"(?<![\d.—\-–月])(?!\d{4}\s*年)\d+(?:\.\d+)?(?![\d.]|\s*(?:月|号|[—\-–]\s*\d))"
+    rf"|(?<![第{_CN_NUMERAL}])[{_CN_NUMERAL}]+{UNIT}"
+    rf"|百分之[{_CN_NUMERAL}点]+|[%％]"
+)
+
+_GENERIC_FIELD = r"有关|相关|其他|其它|行业|职能|业务|责任|同级|政府|主管|上级|下级|各[级类]"
+_PERCENT = re.compile(r"百分之|[%％]")
+
 ANSWER_TYPES = (
     AnswerType(
         "时间",
@@ -46,22 +68,24 @@ ANSWER_TYPES = (
         # A law takes effect "自公布之日起": a date relative to an event is a date too.
         re.compile(
             r"\d{4}\s*年|\d{4}\s*[—\-–]\s*\d{4}|\d{1,2}\s*月|\d{4}"
-            r"|[一二〇○零]{4}年|自[\u4e00-\u9fff]{1,8}之日起"
+            r"|[〇○零一二三四五六七八九]{4}年|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日"
+            r"|自[\u4e00-\u9fff]{1,8}之日起"
         ),
     ),
     AnswerType(
         "数量",
         # "好几个系统", "这几个", "十几个" state a number; only a bare "几个" asks one.
         re.compile(r"多少|多大|(?<![哪好这那十])几[个家项座条次倍]|规模|比例|金额|数量|排名|第几"),
-        # A year, month or day ("2027年", "2024—2026年") dates an event; it counts nothing.
-        re.compile(
-            r"(?<![\d.—\-–])\d+(?:\.\d+)?(?![\d.]|\s*(?:年|月|日|号|[—\-–]\s*\d))"
-            r"|[一二两三四五六七八九十百千万亿]+[个项类级家座条种层大方面次倍亿元]|[%％]"
-        ),
+        _QUANTITY,
     ),
     AnswerType(
         "金额",
-        re.compile(r"多少钱|多少资金|多少经费|[投花]了?多少|费用|预算|投资额|造价|资金规模"),
+        # A money noun names what is counted only when a quantity is asked of it: "研究与开发
+        # 费用用于农业的部分不低于多少" asks a share, "要交费用吗" asks whether.
+        re.compile(
+            r"多少钱|多少资金|多少经费|[投花]了?多少"
+            r"|(?:费用|预算|投资额|造价|资金规模|经费)(?:是|为|有|要|需要|大概)?(?:多少|几)"
+        ),
         re.compile(r"\d[\d.,]*\s*[万亿千百]?元|[一二两三四五六七八九十百千万亿]+元"),
     ),
     AnswerType(
@@ -103,6 +127,14 @@ ANSWER_TYPES = (
             r"|(?<![布格结全大开当])局(?![面部势限])|研究院|研究所|公司|集团"
             r"|(?<!数据)(?<!计算)(?<!算力)(?<!交换)中心|领导小组"
             r"|办公室|政府|大学|学院)"
+            # Laws name a body by its field: after an administrative level ("市科技部门"),
+            # as a 行政/主管 department ("卫生行政主管部门"), or as the subject of a duty
+            # ("科技部门负责…"). A determiner or a generic noun ("有关部门", "行业主管部门")
+            # names none, nor does a verb's object ("支持部门、地方…").
+            rf"|(?:[市县省区镇州]|级|政府)(?!{_GENERIC_FIELD})[\u4e00-\u9fff]{{2,4}}?"
+            r"(?:行政)?(?:主管)?部门"
+            rf"|(?!{_GENERIC_FIELD})[\u4e00-\u9fff]{{2}}(?:行政主管|行政|主管)部门"
+            rf"|(?!{_GENERIC_FIELD})[\u4e00-\u9fff]{{2}}部门(?=负责|应当|会同|牵头|组织|依法)"
         ),
         ("nt",),
     ),
@@ -118,8 +150,15 @@ ANSWER_TYPES = (
 )
 
 
+# A sentence that ends in 吗 is a yes/no question: an interrogative word inside it is used
+# indefinitely (疑问代词的虚指): "给多少补贴吗？" asks whether, not how much. Only its own
+# clause: in "留多少家，国家给了上限吗？" the first clause asks its own question.
+_POLAR_QUESTION = re.compile(r"[^。？?！!，,；;]*吗\s*[？?]?")
+
+
 def expected_types(question: str) -> list[AnswerType]:
-    return [t for t in ANSWER_TYPES if t.question.search(question)]
+    asked = _POLAR_QUESTION.sub("", question)
+    return [t for t in ANSWER_TYPES if t.question.search(asked)]
 
 
 def missing_types(
@@ -139,11 +178,19 @@ def missing_types(
     anchored = [s for s in sentences if any(a and a in s for a in anchors)]
     answer = "".join(anchored or sentences)
     missing = []
-    for kind in expected_types(question):
+    expected = expected_types(question)
+    asks_share = any(t.name == "比例" for t in expected)
+    for kind in expected:
         # What the question itself names ("上海城市运行管理中心") is not an answer to it.
         found = kind.answer is not None and any(
             not _names_question_entity(m.group(0), question)
-            and (kind.name != "数量" or not measured or _near(answer, m, measured))
+            and (
+                kind.name != "数量"
+                or not measured
+                or _near(answer, m, measured)
+                # a percentage is the measure a proportion question asks for
+                or (asks_share and _PERCENT.search(m.group(0)) is not None)
+            )
             for m in kind.answer.finditer(answer)
         )
         if not found and kind.pos:

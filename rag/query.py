@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from rag.answer_type import MEASURE_UNIT
 from rag.lexical import ChineseTokenizer
 from rag.synonyms import Thesaurus, alternative_term, term_forms, term_in
 from rag.termindex import TermIndex
@@ -37,6 +38,7 @@ COMMON_WORD_INFO = 8.0
 RARE_WORD_INFO = 12.0
 # Questions that ask for a quantity or a rank need the measured thing in the passages (dates
 # and other answer types are checked on the answer itself, see rag/answer_type.py).
+_ASKED_UNIT = re.compile(rf"多少({MEASURE_UNIT})")
 _QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比例|金额|排名")
 _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
 _ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
@@ -55,6 +57,8 @@ _COUNTED = re.compile(
 )
 # The counted noun ends where a particle, a modal verb or a colloquial ending starts
 # ("多少个空间来着", "多少个城市要…", "多少项呀").
+# Adverbs and modal verbs open a verb phrase, never a noun.
+_VERB_PHRASE_START = frozenset("就才得要会能可需应都也还便须")
 _COUNTED_STOP = re.compile(r"来着|[的了是在呢吗啊呀吧嘛么要能会可？?，,。]")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
@@ -220,6 +224,8 @@ def counted_thing(question: str) -> str:
     if not match:
         return ""
     start = match.start(1)
+    if question[start] in _VERB_PHRASE_START:
+        return ""  # "多少人就得配一个…": a verb phrase follows, the classifier was the thing
     thing = _COUNTED_STOP.split(question[start : start + 6])[0][:3]
     return thing if len(thing) >= 2 else ""
 
@@ -230,6 +236,11 @@ def measured_wordings(question: str, terms: QueryTerms) -> list[str]:
     counted = counted_thing(question)
     if counted:
         return [counted]
+    # "多少人", "多少日", "多少平方米": the unit right after the interrogative is what is
+    # counted, and a number stated in that unit ("五万人口", "三十日") answers it.
+    unit = _ASKED_UNIT.search(question)
+    if unit:
+        return [unit.group(1)]
     focus = quantity_focus(question, terms)
     return term_forms(focus) if focus else []
 

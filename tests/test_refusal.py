@@ -309,6 +309,27 @@ def test_quoted_items_whose_meaning_is_asked(question: str, items: list[str]) ->
         ("2027年要建成几个智慧城市？", "到2027年，形成一批智慧城市。", ["数量"]),
         ("到2028年要建成多少个空间？", "到2028年，建成100个以上可信数据空间。", []),
         ("行动计划覆盖哪几年？", "实施期为2024—2026年。", []),  # a period is not asked as a count
+        # laws spell quantities in Chinese numerals; plans write days in digits (regulation,
+        # policy); an ordinal or a calendar date is no count
+        ("公告时间不得少于多少日？", "规划草案应当予以公告。公告时间不得少于三十日。", []),
+        ("用于农业的比例不低于多少？", "用于农业的部分，应当不低于百分之三十。", []),
+        ("卫生院建筑面积最少多大？", "建筑面积不少于一千五百平方米。", []),
+        ("应在多少日内审批完毕？", "开发区管理机构应在15日内审批完毕。", []),
+        ("应在多少日内审批完毕？", "依照本条例第三十九条的规定审批。", ["数量"]),
+        ("应在多少日内审批完毕？", "自2024年5月15日起审批。", ["数量"]),
+        ("条例从哪天开始施行？", "本条例自一九九五年一月一日起施行。", []),
+        # a body named by its field answers 哪个部门 (regulation); a verb's object or a
+        # generic 有关部门 does not (policy)
+        ("计划由哪个部门编制？", "科技部门负责编制农业科技投资计划。", []),
+        ("计划由哪个部门编制？", "市农业行政主管部门编制计划。", []),
+        ("要到哪个部门登记？", "支持部门、地方协同开展政策性试点。", ["机构或单位"]),
+        ("要到哪个部门登记？", "有关部门应当加强指导。", ["机构或单位"]),
+        # a clause ending in 吗 asks whether: its 多少 asks no number; another clause still does
+        ("企业能自己定发多少工资吗？", "工资标准由企业依法自主确定。", []),
+        ("准备留多少家交易场所，国家给了上限吗？", "严控交易场所数量。", ["数量"]),
+        # a percentage answers a proportion; a money noun asks an amount only with 多少
+        ("研发经费至少得拿出多大比例用在农业上？", "用于农业的部分，应当不低于百分之三十。", []),
+        ("研究与开发费用中用于农业的计划由谁编制？", "科技部门负责编制。", []),
         # a regulation takes effect on a date relative to its publication
         ("本规定从哪天开始施行？", "本规定自公布之日起施行。", []),
         ("本条例从哪天开始施行？", "本条例适用于本市行政区域。", ["时间"]),
@@ -329,3 +350,25 @@ def test_answer_types_in_official_wording(question: str, sentence: str, missing:
     from rag.answer_type import missing_types
 
     assert missing_types(question, [sentence], _pos_cut) == missing
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "missing"),
+    [
+        # the unit after 多少 is what is counted: a number in that unit answers (regulation)
+        ("多少人就得配一个社区卫生服务中心？", "每三万到五万人口区域内预留一处用地。", []),
+        ("多少人就得配一个社区卫生服务中心？", "用地面积不少于三千平方米。", ["数量"]),
+        # a percentage is the measure of a proportion (regulation, plan)
+        ("县里至少得拿出多大比例用在农业上？", "县用于农业的部分，应当不低于百分之三十。", []),
+        ("核心产业增加值占比要到多大比例？", "核心产业增加值占GDP比重达到10%。", []),
+    ],
+)
+def test_quantities_stand_next_to_what_is_counted(
+    tokenizer, question: str, sentence: str, missing: list[str]
+) -> None:
+    from rag.answer_type import missing_types
+    from rag.query import QueryAnalyzer, measured_wordings
+
+    terms = QueryAnalyzer(tokenizer).terms(question)
+    measured = measured_wordings(question, terms)
+    assert missing_types(question, [sentence], tokenizer.pos_cut, (), measured) == missing
