@@ -90,7 +90,8 @@ def _offsets(words: list[str]) -> list[int]:
 # ----- several questions in one message ---------------------------------------------------
 # Interrogative words and sentence-final particles of Chinese questions.
 _QUESTION_WORD = re.compile(
-    r"什么|哪|多少|第几|几[个条项类种]|怎么|怎样|如何|是否|有没有|能不能|可不可以|吗|呢|为什么|为何|为啥"
+    r"什么|哪|多少|多[大久长高远宽]|第几|几[个条项类种年天日月]|谁|何时|何地|怎么|怎样|如何|是否"
+    r"|有没有|能不能|可不可以|吗|呢|为什么|为何|为啥"
 )
 _SENTENCE_BREAK = re.compile(r"(?<=[？?])")
 _CLAUSE_BREAK = re.compile(r"(?<=[，,；;])")
@@ -104,23 +105,10 @@ def split_questions(message: str) -> list[str]:
     own interrogative. A clause without one belongs to its neighbour: before the first
     question it sets the topic ("可信数据空间那个行动计划，到2028年要建成多少个…"), after one it
     adds to it ("…分成哪几类？我说的是上海那部。"). A later part that does not name the
-    document the first part names ("从什么时候开始施行") is asked about that document."""
-    parts: list[str] = []
-    pending = ""
-    for sentence in _SENTENCE_BREAK.split(message):
-        for clause in _CLAUSE_BREAK.split(sentence):
-            clause = clause.strip()
-            if not clause:
-                continue
-            if _QUESTION_WORD.search(clause):
-                parts.append(pending + clause)
-                pending = ""
-            elif parts:
-                parts[-1] += clause
-            else:
-                pending += clause
-    parts = [p for p in parts if len(p) >= MIN_PART_CHARS]
-    if len(parts) < 2 or len(parts) > MAX_PARTS:
+    document the first part names ("从什么时候开始施行") is asked about that document; when no
+    part names a document, see ``question_parts``."""
+    parts = question_parts(message)
+    if not parts:
         return []
     named = _DOCUMENT_NAME.search(parts[0])
     topic = named.group(0) if named else ""
@@ -128,6 +116,40 @@ def split_questions(message: str) -> list[str]:
     if not all(_DOCUMENT_NAME.search(p) for p in later):
         return []  # a part that names no document would be asked about nothing in particular
     return [parts[0], *later]
+
+
+def question_parts(message: str) -> list[str]:
+    """The question clauses of a message, each with the clauses that belong to it, or []
+    when it asks one thing. Parts that name no document are about what the whole message is
+    about: the caller answers them from the document the whole message retrieves."""
+    parts: list[str] = []
+    for sentence in _SENTENCE_BREAK.split(message):
+        # Within a sentence, a clause without an interrogative sets up the question that
+        # follows it ("批下来以后要是拖着不开工，会有什么后果？"); a sentence without any adds
+        # to the question before it ("…分成哪几类？我说的是上海那部。").
+        pending = ""
+        asked = False
+        for clause in _CLAUSE_BREAK.split(sentence):
+            clause = clause.strip()
+            if not clause:
+                continue
+            if _QUESTION_WORD.search(clause):
+                parts.append(pending + clause)
+                pending, asked = "", True
+            elif asked:
+                parts[-1] += clause
+            else:
+                pending += clause
+        if pending and parts and not asked:
+            parts[-1] += pending
+        elif pending:
+            parts.append(pending)  # topic-only text before any question: kept with it below
+    # A leading part without an interrogative ("可信数据空间那个行动计划，") is the topic of
+    # the first question.
+    while len(parts) >= 2 and not _QUESTION_WORD.search(parts[0]):
+        parts[:2] = [parts[0] + parts[1]]
+    parts = [p for p in parts if len(p) >= MIN_PART_CHARS]
+    return parts if 2 <= len(parts) <= MAX_PARTS else []
 
 
 # What names a document: a title in book-title marks, or a phrase ending in a genre word.

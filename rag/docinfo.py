@@ -34,7 +34,7 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         DATE,
         re.compile(
             r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}"
-            r"(?:印发|发布|通过|成文|出台|生效|施行)"
+            r"(?:印发|发布|通过|成文|出台|生效|[施实]行)"
             r"|(?:印发|发布|通过|成文|落款|标注|生效|施行)[^，。？?]{0,6}"
             r"(?:日期|时间|哪天|哪一天)"
         ),
@@ -46,12 +46,35 @@ _ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # Taking effect (施行/生效) is its own date: a line giving only the dates a text was passed or
 # approved (通过, 批准) does not say when it takes effect. (实施 is what measures and projects
-# do too, so "什么时候实施" is not taken as a question about the document.)
+# do too, so "什么时候实施" is not taken as a question about the document. "开始实行" is how a
+# reader often says 施行 of a whole law.)
 _EFFECT = re.compile(r"施行|生效|实施(?!方案|意见|细则|办法|计划)")
 _ASKS_EFFECT = re.compile(
-    r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}(?:施行|生效|实施(?!方案|意见|细则|办法|计划))"
+    r"(?:哪天|哪一天|什么时候|何时|日期|哪年)[^，。？?]{0,8}"
+    r"(?:[施实]行|生效|实施(?!方案|意见|细则|办法|计划))"
     r"|(?:施行|生效)(?:日期|时间)"
 )
+
+
+# Laws, regulations and rules end with their own effect clause ("本条例自1995年1月1日起施行",
+# "本办法自公布之日起施行"): the text states the date even where the header does not.
+_EFFECT_CLAUSE = re.compile(
+    r"本(?:条例|规定|办法|细则|决定|法|规则|实施办法|实施细则)自[^。；;]{2,30}?(?:起)?(?:施行|生效)"
+)
+
+
+def asks_effect(question: str) -> bool:
+    return _ASKS_EFFECT.search(question) is not None
+
+
+def effect_clause(text: str) -> str | None:
+    """The sentence of ``text`` that puts the document into effect, if it has one."""
+    match = _EFFECT_CLAUSE.search(text)
+    if match is None:
+        return None
+    start = max(text.rfind(mark, 0, match.start()) for mark in "。\n；") + 1
+    end = text.find("。", match.end())
+    return text[start : end + 1 if end >= 0 else len(text)].strip()
 
 
 def answers_fact(question: str, line: str) -> bool:

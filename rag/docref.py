@@ -27,7 +27,7 @@ _NOISE = re.compile(r"[\s“”\"'‘’「」（）()]")
 def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[str]:
     """The ids of the documents the question names; empty when it names none (or names a
     kind of document the library does not hold)."""
-    named = _by_title(question, documents)
+    named = _by_title(question, documents) or _by_unquoted_title(question, documents)
     for number in _NUMBER.finditer(question):
         named |= {d.doc_id for d in documents if d.doc_number.endswith(f"{number.group(1)}号")}
     if named:
@@ -108,6 +108,25 @@ def names_number(text: str, document: DocRecord) -> bool:
     """Whether ``text`` cites the document's 文号, in full or by its number ("660号文")."""
     number = _NUMBER.search(text)
     return bool(number and document.doc_number.endswith(f"{number.group(1)}号"))
+
+
+# A title written out without book-title marks ("河南省开发区条例是从哪天开始实行的") names the
+# document just as well; readers also drop the 市/省 after the place ("郑州农业投资保障条例").
+MIN_UNQUOTED_TITLE_CHARS = 6
+_ADMIN_SUFFIX = re.compile(r"^([\u4e00-\u9fff]{2,4}?)(?:市|省)")
+
+
+def _by_unquoted_title(question: str, documents: Sequence[DocRecord]) -> set[str]:
+    asked = _NOISE.sub("", question)
+    found: set[str] = set()
+    for d in documents:
+        title = _NOISE.sub("", d.title)
+        if len(title) < MIN_UNQUOTED_TITLE_CHARS:
+            continue
+        variants = {title, _ADMIN_SUFFIX.sub(r"\1", title, count=1)}
+        if any(v in asked for v in variants if len(v) >= MIN_UNQUOTED_TITLE_CHARS):
+            found.add(d.doc_id)
+    return found
 
 
 def _by_title(question: str, documents: Sequence[DocRecord]) -> set[str]:

@@ -18,8 +18,16 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
 from rag.answerability import AnswerabilityModel
-from rag.decompose import split_parallel, split_questions
-from rag.docinfo import INFO_HEADING, answers_fact, asked_facts, fact_label
+from rag.decompose import question_parts, split_parallel, split_questions
+from rag.docinfo import (
+    DATE,
+    INFO_HEADING,
+    answers_fact,
+    asked_facts,
+    asks_effect,
+    effect_clause,
+    fact_label,
+)
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit, relevance_score, whole_articles
 from rag.llm import LLMError
 from rag.outline import DocumentChunks, outline_lines, outline_passages, section_heading
@@ -145,6 +153,21 @@ class QAPipeline:
             pass  # refused below, whatever other documents say
         elif questions:
             multi = self._several_questions(question, questions, filters, top_k)
+        elif (
+            self.llm_answerer is None
+            and passages
+            and query == question  # a follow-up glued to its context is one question
+            and (parts := question_parts(query))
+        ):
+            # Several questions that name no document ("该找谁申请？批下来以后拖着不开工，会有
+            # 什么后果？") are about the document the whole message retrieves: each is
+            # answered from it, not only the one whose sentence happens to score highest. A
+            # part is only answerable with its context, so unless every part is answered the
+            # message is answered (or refused) whole.
+            topic = dataclasses.replace(
+                filters, doc_ids=frozenset({passages[0].doc_id}), doc_groups=(), doc_group_names=()
+            )
+            multi = self._several_questions(question, parts, topic, top_k, every_part=True)
         if multi is None and len(filters.doc_groups) >= 2 and self.llm_answerer is None:
             multi = self._by_document(question, query, filters, top_k)
         if filters.absent:
@@ -211,17 +234,25 @@ class QAPipeline:
         return _Found(terms, weights, passages, candidates, units, evidence, filters.doc_ids)
 
     def _several_questions(
-        self, question: str, parts: list[str], filters: ChunkFilter, top_k: int
+        self,
+        question: str,
+        parts: list[str],
+        filters: ChunkFilter,
+        top_k: int,
+        every_part: bool = False,
     ) -> Answer | None:
         """A message asking several things ("是哪天通过的，从什么时候开始施行？") gets each part
         answered from its own evidence; parts the documents do not answer are left out, and
-        None (answer the message whole) when no part is answered."""
+        None (answer the message whole) when no part is answered, or, with ``every_part``,
+        when any part is not."""
         cited: list[tuple[Unit, Passage]] = []
         for part in parts:
             found = self._retrieve(part, filters, top_k)
             units, reason = self._extract(part, found)
-            if not reason:
+            if not reason and units:
                 cited += [(u, found.candidates[u.passage]) for u in units]
+            elif every_part:
+                return None
         return self._compose(question, cited) if cited else None
 
     def _by_document(
@@ -308,32 +339,52 @@ class QAPipeline:
         """For a question about a document's identity (文号, issuers, date, authors), the
         labelled lines of the top document's 文档信息 passage; when the question is restricted
         to that one document, looked up in the store if retrieval did not bring it (the
-        answer is a fact of the named document, not a matter of ranking)."""
+        answer is a fact of the named document, not a matter of ranking). The date a law takes
+        effect comes from its own effect clause when the header does not give it."""
         asked = asked_facts(query)
         if not asked or not found.passages:
             return []
         named = found.passages[0].doc_id
+        # Only for a question restricted to one document (it names it, or the user chose it):
+        # "哪年发布的" about something a passage mentions is not about the document.
+        restricted = found.doc_ids is not None and found.doc_ids == {named}
         info = next(
             (p for p in found.candidates if p.section == INFO_HEADING and p.doc_id == named),
             None,
         )
-        if info is None:
-            # Only for a question restricted to one document (it names it, or the user chose
-            # it): "哪年发布的" about something a passage mentions is not about the document.
-            if found.doc_ids is None or found.doc_ids != {named}:
-                return []
+        if info is None and restricted:
             info = self._info_passage(named)
-            if info is None:
-                return []
-            found.candidates.append(info)
-        index = found.candidates.index(info)
-        # The labelled lines themselves, in their order; no ranking is needed to pick them.
-        lines = [line.strip() for line in info.text.splitlines() if line.strip()]
-        return [
-            Unit(line, index, position, 1.0, group=(info.doc_id, info.section))
-            for position, line in enumerate(lines)
-            if fact_label(line) in asked and answers_fact(query, line)
-        ]
+            if info is not None:
+                found.candidates.append(info)
+        units: list[Unit] = []
+        if info is not None:
+            index = found.candidates.index(info)
+            # The labelled lines themselves, in their order; no ranking is needed to pick them.
+            lines = [line.strip() for line in info.text.splitlines() if line.strip()]
+            units = [
+                Unit(line, index, position, 1.0, group=(info.doc_id, info.section))
+                for position, line in enumerate(lines)
+                if fact_label(line) in asked and answers_fact(query, line)
+            ]
+        if not units and restricted and asked == [DATE] and asks_effect(query):
+            units = self._effect_clause(named, found)
+        return units
+
+    def _effect_clause(self, doc_id: str, found: _Found) -> list[Unit]:
+        """When the header gives no effect date, the document's own effect clause does."""
+        for chunk in self.retriever.store.document_chunks(doc_id):
+            sentence = effect_clause(chunk.text)
+            if sentence is None:
+                continue
+            passage = next((p for p in found.candidates if p.id == chunk.id), None)
+            if passage is None:
+                passage = Passage(chunk.id, chunk.text, chunk.metadata, score=0.0)
+                found.candidates.append(passage)
+            index = found.candidates.index(passage)
+            position = passage.text.find(sentence)
+            group = (doc_id, str(chunk.metadata.get("section", "")))
+            return [Unit(sentence, index, max(position, 0), 1.0, group=group)]
+        return []
 
     def _info_passage(self, doc_id: str) -> Passage | None:
         for chunk in self.retriever.store.document_chunks(doc_id):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import write_text
 
-from rag.decompose import split_parallel, split_questions
+from rag.decompose import question_parts, split_parallel, split_questions
 from rag.lexical import ChineseTokenizer
 
 POS_CUT = ChineseTokenizer(["技术维度", "管理维度", "城市大脑"]).pos_cut
@@ -86,6 +87,88 @@ def test_several_questions_are_split_and_keep_their_document(message, parts) -> 
 )
 def test_one_question_is_not_split(message: str) -> None:
     assert split_questions(message) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "parts"),
+    [
+        (  # a regulation: the condition clause belongs to the question of its own sentence
+            "想在开发区投资办厂，该找谁申请？批下来以后要是一直拖着不开工，会有什么后果？",
+            ["想在开发区投资办厂，该找谁申请？", "批下来以后要是一直拖着不开工，会有什么后果？"],
+        ),
+        (  # the paper: 多大 and 谁 ask as much as 多少 and 什么
+            "城市大脑是谁建设的？覆盖的范围有多大？",
+            ["城市大脑是谁建设的？", "覆盖的范围有多大？"],
+        ),
+    ],
+)
+def test_question_parts_without_a_document_name(message: str, parts: list[str]) -> None:
+    assert question_parts(message) == parts
+    assert split_questions(message) == []  # no part names a document
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "数据条例把公共数据开放分成哪几类？我说的是上海那部。",
+        "可信数据空间那个行动计划，到2028年要建成多少个空间来着？",
+        "",
+        "   ",
+        "？？？",
+    ],
+)
+def test_question_parts_of_one_question(message: str) -> None:
+    assert question_parts(message) == []
+
+
+REGULATION = """# 某省开发区条例
+
+## 第一章 总则
+
+第一条 为加快开发区建设，制定本条例。
+
+## 第二章 项目引进
+
+第十条 在开发区内进行投资，投资者应向开发区管理机构提出申请。开发区管理机构应在15日内审批完毕。
+
+第十一条 经批准兴办的企业，应按规定的期限投入资本、开工建设。不能按期开工建设的，应申请延期；
+无正当理由拖延的，收回土地使用权，吊销营业执照。
+
+## 第三章 附则
+
+第二十条 本条例自1995年1月1日起施行。
+"""
+
+PLAN = """# 某市医疗卫生设施规划建设管理条例
+
+第五条 医疗卫生设施布局专项规划草案应当予以公告，公告时间不得少于三十日。
+
+第六条 每三万到五万人口区域内规划预留一处社区卫生服务中心用地，用地面积不少于三千平方米。
+"""
+
+
+def test_parts_are_answered_from_the_document_the_message_is_about(
+    tmp_path, settings_for, open_assistant
+) -> None:
+    """Two questions that name no document are each answered from the one the whole message
+    retrieves; a law's effect date comes from its effect clause; quantities written in
+    Chinese numerals answer a 多少 question (two kinds of regulation text)."""
+    settings = settings_for(tmp_path / "home", tmp_path / "corpus")
+    write_text(settings.corpus_dir / "开发区条例.md", REGULATION)
+    write_text(settings.corpus_dir / "医疗卫生设施条例.md", PLAN)
+    assistant = open_assistant(settings)
+    assistant.ingest([settings.corpus_dir])
+    answer = assistant.ask(
+        "想在开发区投资办厂，该找谁申请？经批准的企业要是拖着不开工建设，会怎么处理？"
+    )
+    assert not answer.refused, answer.text
+    assert "开发区管理机构提出申请" in answer.text and "收回土地使用权" in answer.text
+    answer = assistant.ask("某省开发区条例是从哪天开始实行的？")
+    assert not answer.refused and "1995年1月1日" in answer.text, answer.text
+    answer = assistant.ask("医疗卫生设施规划草案的公告时间不得少于多少日？")
+    assert not answer.refused and "三十日" in answer.text, answer.text
+    answer = assistant.ask("多少人就得配一个社区卫生服务中心？")
+    assert not answer.refused and "三万到五万人口" in answer.text, answer.text
 
 
 def test_each_part_of_a_message_is_answered(corpus_index) -> None:

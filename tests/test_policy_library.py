@@ -515,3 +515,33 @@ def test_a_question_about_a_document_the_library_lacks_is_refused(library) -> No
     assert not held.refused
     # No research paper in this library: a question about "论文" says so.
     assert library.ask("论文里对公共数据开放怎么说？").refusal_reason == "资料库中没有论文"
+
+
+def test_a_title_written_without_book_title_marks_names_its_document() -> None:
+    """Readers often leave out 《》 and the 市/省 after the place: the title still names one
+    document, not every document of its genre (a regulation and a policy text)."""
+    from rag.catalog import DocRecord
+    from rag.docref import referenced_documents
+
+    def doc(doc_id: str, title: str, kind: str = "法规") -> DocRecord:
+        return DocRecord(
+            doc_id=doc_id,
+            source=f"{doc_id}.md",
+            path=f"/docs/{doc_id}.md",
+            title=title,
+            content_hash=doc_id,
+            file_type="md",
+            kind=kind,
+        )
+
+    docs = [
+        doc("kfq", "河南省开发区条例"),
+        doc("ny", "郑州市农业投资保障条例"),
+        doc("p", "国家数据基础设施建设指引", "规范性文件"),
+    ]
+    assert referenced_documents("河南省开发区条例是从哪天开始实行的？", docs) == {"kfq"}
+    assert referenced_documents("郑州农业投资保障条例里的农业包括哪些？", docs) == {"ny"}
+    assert referenced_documents("国家数据基础设施建设指引提出了什么目标？", docs) == {"p"}
+    # a genre word alone still names the kind; a short title fragment names nothing
+    assert referenced_documents("条例里怎么说的？", docs) == {"kfq", "ny"}
+    assert referenced_documents("", docs) == set()
