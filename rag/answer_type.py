@@ -74,8 +74,12 @@ ANSWER_TYPES = (
     ),
     AnswerType(
         "数量",
-        # "好几个系统", "这几个", "十几个" state a number; only a bare "几个" asks one.
-        re.compile(r"多少|多大|(?<![哪好这那十])几[个家项座条次倍]|规模|比例|金额|数量|排名|第几"),
+        # "好几个系统", "这几个", "十几个", "近几年" state a number; only a bare "几个" or
+        # "免几年" asks one.
+        re.compile(
+            r"多少|多大|(?<![哪好这那十近前后])几(?:[个家项座条次倍]|年|天|日|人|名|户|小时)"
+            r"|规模|比例|金额|数量|排名|第几"
+        ),
         _QUANTITY,
     ),
     AnswerType(
@@ -90,8 +94,11 @@ ANSWER_TYPES = (
     ),
     AnswerType(
         "比例",
-        re.compile(r"百分之几|百分比|占比|比例|比重|几成"),
-        re.compile(r"[%％]|百分之|[一二三四五六七八九十]成"),
+        re.compile(r"百分之几|百分比|占比|比例|比重|几成|几比几"),
+        re.compile(
+            r"[%％]|百分之|[一二三四五六七八九十]成|\d+\s*[:：比]\s*\d+"
+            r"|[一二三四五六七八九十]比[一二三四五六七八九十]"
+        ),
     ),
     AnswerType(
         "频次或时长",

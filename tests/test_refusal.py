@@ -327,6 +327,12 @@ def test_quoted_items_whose_meaning_is_asked(question: str, items: list[str]) ->
         # a clause ending in 吗 asks whether: its 多少 asks no number; another clause still does
         ("企业能自己定发多少工资吗？", "工资标准由企业依法自主确定。", []),
         ("准备留多少家交易场所，国家给了上限吗？", "严控交易场所数量。", ["数量"]),
+        # "免几年" and "几比几" ask a number, "近几年" does not (regulation, policy)
+        ("企业所得税能免几年？", "开发区内的企业享受国家规定的税收优惠待遇。", ["数量"]),
+        ("企业所得税能免几年？", "自获利年度起，两年内免征企业所得税。", []),
+        ("县里要按几比几拿配套钱？", "应当按照规定的比例及时足额安排配套资金。", ["比例"]),
+        ("县里要按几比几拿配套钱？", "市、县按1:1的比例安排配套资金。", []),
+        ("近几年数据交易有什么变化？", "数据交易规模持续扩大。", []),
         # a percentage answers a proportion; a money noun asks an amount only with 多少
         ("研发经费至少得拿出多大比例用在农业上？", "用于农业的部分，应当不低于百分之三十。", []),
         ("研究与开发费用中用于农业的计划由谁编制？", "科技部门负责编制。", []),
