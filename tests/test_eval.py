@@ -108,6 +108,8 @@ def test_generalisation_set_is_blind_and_balanced(dataset: list[EvalItem]) -> No
     assert sum("口语化" in i.note for i in items) * 2 >= len(items)
     assert all(i.requires == "laws" for i in items)
     assert not {i.question for i in items} & {i.question for i in dataset}
+    laws_dev = load_dataset(DEFAULT_DATASET.with_name("laws_dev.jsonl"), laws_dir=SHARED_LAWS)
+    assert len(laws_dev) >= 40 and not {i.about for i in laws_dev} & {i.about for i in items}
 
 
 def test_dataset_does_not_reuse_calibration_questions(dataset: list[EvalItem]) -> None:
