@@ -290,6 +290,15 @@ def make_baseline(
     }
 
 
+def library_home(dataset_path: Path, items: Sequence[EvalItem]) -> str:
+    """The folder (under the home) of the index a set with third-party texts runs on. Each
+    set on laws names its own documents, so each gets its own index: one set's laws never
+    sit in another's library. The regulations folder is one library for every set."""
+    if any(i.requires == "laws" for i in items):
+        return f"eval-laws-{dataset_path.stem}"
+    return "eval-regulations"
+
+
 def baseline_for(dataset: Path) -> Path:
     """The gate's baseline of a dataset: ``eval/baseline.json`` for the dev set, and
     ``<name>.baseline.json`` beside any other set (the blind generalisation set has its own)."""
@@ -349,7 +358,7 @@ def run_cli(args: argparse.Namespace) -> int:
         if extra:
             # The third-party texts are what a user adds; the eval adds them to an index of
             # its own (one per library) rather than to the user's library.
-            home = "eval-laws" if any(i.requires == "laws" for i in items) else "eval-regulations"
+            home = library_home(dataset_path, items)
             settings = settings.model_copy(update={"home": settings.home / home})
         baseline_path = baseline_for(dataset_path)
         baseline = load_baseline(baseline_path) if args.check else None

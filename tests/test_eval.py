@@ -112,6 +112,23 @@ def test_generalisation_set_is_blind_and_balanced(dataset: list[EvalItem]) -> No
     assert len(laws_dev) >= 40 and not {i.about for i in laws_dev} & {i.about for i in items}
 
 
+def test_each_set_on_laws_gets_its_own_library() -> None:
+    """Two sets on different laws share CITYQA_HOME in CI: were they one index, each set's
+    unanswerable questions would meet the other set's documents."""
+    from dataclasses import replace
+
+    from eval.runner import library_home
+
+    law = replace(load_dataset()[0], requires="laws")
+    regulation = replace(law, requires="regulations")
+    one = library_home(Path("eval/generalisation.jsonl"), [law])
+    other = library_home(Path("eval/laws_dev.jsonl"), [law])
+    assert one != other
+    assert library_home(Path("eval/dataset.jsonl"), [regulation]) == library_home(
+        Path("eval/policy_holdout.jsonl"), [regulation]
+    )
+
+
 def test_dataset_does_not_reuse_calibration_questions(dataset: list[EvalItem]) -> None:
     calibration = Path(__file__).parent / "data" / "calibration.jsonl"
     used = {json.loads(line)["question"] for line in calibration.read_text("utf-8").splitlines()}
