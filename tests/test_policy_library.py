@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CORPUS_DIR, outcomes_by_source, write_text
@@ -407,26 +408,29 @@ def test_a_question_comparing_two_documents_is_answered_document_by_document(lib
     assert answer.faithfulness == 1.0
 
 
-def test_document_groups_by_title_and_by_place() -> None:
+def _doc_record(doc_id: str, title: str, kind: str = "法规") -> Any:
+    """A catalog record with only what naming a document looks at."""
     from rag.catalog import DocRecord
+
+    return DocRecord(
+        doc_id=doc_id,
+        source=f"{doc_id}.md",
+        path=f"/docs/{doc_id}.md",
+        title=title,
+        content_hash=doc_id,
+        file_type="md",
+        kind=kind,
+    )
+
+
+def test_document_groups_by_title_and_by_place() -> None:
     from rag.docref import document_groups
 
-    def doc(doc_id: str, title: str, kind: str = "法规") -> DocRecord:
-        return DocRecord(
-            doc_id=doc_id,
-            source=f"{doc_id}.md",
-            path=f"/docs/{doc_id}.md",
-            title=title,
-            content_hash=doc_id,
-            file_type="md",
-            kind=kind,
-        )
-
     docs = [
-        doc("sh", "上海市数据条例"),
-        doc("sz", "深圳经济特区数据条例"),
-        doc("bj", "北京市数字经济促进条例"),
-        doc("p", "国家数据基础设施建设指引", "规范性文件"),
+        _doc_record("sh", "上海市数据条例"),
+        _doc_record("sz", "深圳经济特区数据条例"),
+        _doc_record("bj", "北京市数字经济促进条例"),
+        _doc_record("p", "国家数据基础设施建设指引", "规范性文件"),
     ]
     assert document_groups("上海和深圳的数据条例对开放分类有什么不同？", docs) == [
         frozenset({"sh"}),
@@ -520,24 +524,12 @@ def test_a_question_about_a_document_the_library_lacks_is_refused(library) -> No
 def test_a_title_written_without_book_title_marks_names_its_document() -> None:
     """Readers often leave out 《》 and the 市/省 after the place: the title still names one
     document, not every document of its genre (a regulation and a policy text)."""
-    from rag.catalog import DocRecord
     from rag.docref import referenced_documents
 
-    def doc(doc_id: str, title: str, kind: str = "法规") -> DocRecord:
-        return DocRecord(
-            doc_id=doc_id,
-            source=f"{doc_id}.md",
-            path=f"/docs/{doc_id}.md",
-            title=title,
-            content_hash=doc_id,
-            file_type="md",
-            kind=kind,
-        )
-
     docs = [
-        doc("kfq", "河南省开发区条例"),
-        doc("ny", "郑州市农业投资保障条例"),
-        doc("p", "国家数据基础设施建设指引", "规范性文件"),
+        _doc_record("kfq", "河南省开发区条例"),
+        _doc_record("ny", "郑州市农业投资保障条例"),
+        _doc_record("p", "国家数据基础设施建设指引", "规范性文件"),
     ]
     assert referenced_documents("河南省开发区条例是从哪天开始实行的？", docs) == {"kfq"}
     assert referenced_documents("郑州农业投资保障条例里的农业包括哪些？", docs) == {"ny"}
