@@ -242,8 +242,38 @@ def from_text(text: str, title: str) -> DocumentMeta:
     found = DOC_NUMBER.search(head)
     meta.doc_number = _compact_number(found.group(0)) if found else ""
     meta.date = find_date(head) or find_date(tail)
-    meta.issuers = _signature_names(lines[-TAIL_LINES:]) or _title_issuer(title)
+    meta.issuers = (
+        _signature_names(lines[-TAIL_LINES:]) or _title_issuer(title) or _adopted_by(head)
+    )
+    adopted = "".join(meta.issuers)
+    if not meta.doc_type and _LOCAL_CONGRESS.search(adopted):
+        meta.doc_type = LOCAL_REGULATION
+    elif not meta.doc_type and "全国人民代表大会" in adopted and title.endswith("法"):
+        meta.doc_type = NATIONAL_LAW
     return meta
+
+
+# A law states who adopted it under its title: "（2021年5月26日广东省第十三届人民代表大会常务
+# 委员会第三十二次会议通过）". The adopting body, without its term (第十三届), is its issuer; a
+# regulation a local people's congress adopts is a 地方性法规, a law the national one adopts
+# is a 法律 (Legislation Law, Art. 10 and 80-81).
+_ADOPTION = re.compile(
+    r"(?:^|(?<=[日\s（(]))([\u4e00-\u9fff]{2,12}?)(?:第[一二三四五六七八九十百]+届)?"
+    r"(人民代表大会常务委员会|人民代表大会)第[一二三四五六七八九十百]+次(?:全体)?会议"
+    r"(?:审议)?通过",
+    re.MULTILINE,
+)
+_LOCAL_CONGRESS = re.compile(r"(?<!全国)人民代表大会")
+LOCAL_REGULATION = "地方性法规"
+NATIONAL_LAW = "法律"
+_TERM = re.compile(r"^第[一二三四五六七八九十百]+届")
+
+
+def _adopted_by(head: str) -> list[str]:
+    found = _ADOPTION.search(head)
+    if found is None:
+        return []
+    return [_TERM.sub("", found.group(1)) + found.group(2)]
 
 
 def _signature_names(tail: list[str]) -> list[str]:

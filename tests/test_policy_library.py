@@ -120,6 +120,41 @@ def test_header_less_document_states_its_number_and_date(library) -> None:
     assert notice.doc_number == "临政发〔2024〕7号" and notice.date == "2024-03-08"
 
 
+@pytest.mark.parametrize(
+    ("title", "head", "issuers", "doc_type"),
+    [
+        (  # a provincial regulation: the adopting standing committee, without its term
+            "河南省开发区条例",
+            "1994年11月1日 河南省第八届人民代表大会常务委员会第十次会议通过",
+            ["河南省人民代表大会常务委员会"],
+            "地方性法规",
+        ),
+        (  # a city's regulation adopted, then approved by the province: the adopter
+            "郑州市农业投资保障条例",
+            "（2010年8月27日郑州市第十三届人民代表大会常务委员会第十一次会议通过　"
+            "2010年11月26日河南省第十一届人民代表大会常务委员会第十八次会议批准）",
+            ["郑州市人民代表大会常务委员会"],
+            "地方性法规",
+        ),
+        (  # a national law
+            "中华人民共和国电影产业促进法",
+            "（2016年11月7日第十二届全国人民代表大会常务委员会第二十四次会议通过）",
+            ["全国人民代表大会常务委员会"],
+            "法律",
+        ),
+        ("某市数据工作要点", "各区要加快推进数据共享。", [], ""),  # no adoption line
+    ],
+)
+def test_a_header_less_law_states_who_adopted_it(
+    title: str, head: str, issuers: list[str], doc_type: str
+) -> None:
+    from ingest.metadata import from_text
+
+    meta = from_text(f"# {title}\n\n{head}\n\n第一条 为了规范管理，制定本条例。\n", title)
+    assert meta.issuers == issuers and meta.doc_type == doc_type
+    assert meta.kind == ("法规" if doc_type else "")
+
+
 def test_bad_header_names_the_field_and_the_rest_ingests(
     tmp_path: Path, settings_for, open_assistant
 ) -> None:
