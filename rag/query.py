@@ -30,7 +30,7 @@ _QUESTION_WORD_TEXT = """
     论文 本文 文章 该文 报告 资料 文件 文档 作者 研究 原文 文中 提出 认为 方面 做 做了 哪方面
     给出 答案 回答 描述 阐述 论述 归纳 看待 看法 观点 有没有 有无 参考 借鉴 例子 举例 原因
     离不开 必须 必要 要不要 应当 为啥 到底 究竟 讲讲 说说 谈谈 聊聊 看看 介绍介绍
-    东西 事情 事儿 时候 分成 分为 划分 组成 构成 部分 说法 大家 起来"""
+    东西 事情 事儿 时候 组成 构成 部分 说法 大家 起来"""
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_TEXT.split())
 _INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎)")
 # -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.

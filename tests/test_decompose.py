@@ -127,6 +127,12 @@ REGULATION = """# 某省开发区条例
 
 第一条 为加快开发区建设，制定本条例。
 
+第二条 本条例所称开发区，是指经批准设立的、实行优惠政策的经济区域。
+
+开发区分为经济技术开发区和高新技术产业开发区。
+
+第三条 开发区应加强经济技术合作，引进资金和先进技术设备。
+
 ## 第二章 项目引进
 
 第十条 在开发区内进行投资，投资者应向开发区管理机构提出申请。开发区管理机构应在15日内审批完毕。
@@ -169,6 +175,38 @@ def test_parts_are_answered_from_the_document_the_message_is_about(
     assert not answer.refused and "三十日" in answer.text, answer.text
     answer = assistant.ask("多少人就得配一个社区卫生服务中心？")
     assert not answer.refused and "三万到五万人口" in answer.text, answer.text
+
+
+POLICY = """# 关于推进数据分类分级管理的实施意见
+
+一、总体要求
+
+坚持分类施策，统筹数据发展和安全。
+
+二、主要任务
+
+（一）明确分类规则。数据分为公共数据、企业数据和个人数据，分别制定管理规则。
+
+（二）加强安全管理。各部门应当落实数据安全责任。
+"""
+
+
+def test_a_classification_question_gets_the_sentence_that_classifies(
+    tmp_path, settings_for, open_assistant
+) -> None:
+    """"X分为哪几类" is answered by the sentence where X 分为…: the verb is what the question
+    asks about, not a frame word (a regulation and a policy text)."""
+    settings = settings_for(tmp_path / "home", tmp_path / "corpus")
+    write_text(settings.corpus_dir / "开发区条例.md", REGULATION)
+    write_text(settings.corpus_dir / "分类意见.md", POLICY)
+    assistant = open_assistant(settings)
+    assistant.ingest([settings.corpus_dir])
+    terms = assistant.retriever.analyzer.terms("开发区分为哪几类？")
+    assert any("分为" in t.split("|") for t in terms.content)
+    answer = assistant.ask("根据《某省开发区条例》，开发区分为哪几类？")
+    assert "经济技术开发区和高新技术产业开发区" in answer.text, answer.text
+    answer = assistant.ask("数据分类分级实施意见里，数据分成哪几类？")
+    assert "公共数据、企业数据和个人数据" in answer.text, answer.text
 
 
 def test_each_part_of_a_message_is_answered(corpus_index) -> None:
