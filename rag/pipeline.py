@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -149,6 +149,7 @@ class QAPipeline:
         )
         questions = split_questions(query) if self.llm_answerer is None else []
         multi = None
+        supplement: list[tuple[Unit, Passage]] = []
         if filters.absent:
             pass  # refused below, whatever other documents say
         elif questions:
@@ -167,7 +168,13 @@ class QAPipeline:
             topic = dataclasses.replace(
                 filters, doc_ids=frozenset({passages[0].doc_id}), doc_groups=(), doc_group_names=()
             )
-            multi = self._several_questions(question, parts, topic, top_k, every_part=True)
+            answered, every = self._answered_parts(parts, topic, top_k)
+            if every:
+                multi = self._compose(question, answered)
+            else:
+                # The whole message decides whether to answer; what the answered parts found
+                # is added to its answer, never a reason to answer.
+                supplement = answered
         if multi is None and len(filters.doc_groups) >= 2 and self.llm_answerer is None:
             multi = self._by_document(question, query, filters, top_k)
         if filters.absent:
@@ -196,7 +203,7 @@ class QAPipeline:
                 answer.notice = f"{exc}。以下为不经大模型的抽取式答案。"
                 yield StreamEvent("delta", f"\n\n⚠ {answer.notice}\n\n{answer.text}")
         else:
-            answer = self._extractive(question, query, found, filters, top_k)
+            answer = self._extractive(question, query, found, filters, top_k, supplement)
             yield StreamEvent("delta", answer.text)
         done = time.perf_counter()
         answer.timings_ms = {
@@ -234,26 +241,29 @@ class QAPipeline:
         return _Found(terms, weights, passages, candidates, units, evidence, filters.doc_ids)
 
     def _several_questions(
-        self,
-        question: str,
-        parts: list[str],
-        filters: ChunkFilter,
-        top_k: int,
-        every_part: bool = False,
+        self, question: str, parts: list[str], filters: ChunkFilter, top_k: int
     ) -> Answer | None:
         """A message asking several things ("是哪天通过的，从什么时候开始施行？") gets each part
         answered from its own evidence; parts the documents do not answer are left out, and
-        None (answer the message whole) when no part is answered, or, with ``every_part``,
-        when any part is not."""
+        None (answer the message whole) when no part is answered."""
+        cited, _ = self._answered_parts(parts, filters, top_k)
+        return self._compose(question, cited) if cited else None
+
+    def _answered_parts(
+        self, parts: list[str], filters: ChunkFilter, top_k: int
+    ) -> tuple[list[tuple[Unit, Passage]], bool]:
+        """The units answering each part that the documents answer, and whether every part
+        was answered."""
         cited: list[tuple[Unit, Passage]] = []
+        every = True
         for part in parts:
             found = self._retrieve(part, filters, top_k)
             units, reason = self._extract(part, found)
             if not reason and units:
                 cited += [(u, found.candidates[u.passage]) for u in units]
-            elif every_part:
-                return None
-        return self._compose(question, cited) if cited else None
+            else:
+                every = False
+        return cited, every
 
     def _by_document(
         self, question: str, query: str, filters: ChunkFilter, top_k: int
@@ -279,9 +289,17 @@ class QAPipeline:
         return self._compose(question, cited, by_document=True) if answered >= 2 else None
 
     def _extractive(
-        self, question: str, query: str, found: _Found, filters: ChunkFilter, top_k: int
+        self,
+        question: str,
+        query: str,
+        found: _Found,
+        filters: ChunkFilter,
+        top_k: int,
+        supplement: Sequence[tuple[Unit, Passage]] = (),
     ) -> Answer:
-        """Verbatim sentences; a question about parallel items gets each item answered."""
+        """Verbatim sentences; a question about parallel items gets each item answered.
+        ``supplement``: what parts of the message found, added after an answer (not to a
+        refusal)."""
         parts = split_parallel(query, self.analyzer.tokenizer.pos_cut)
         if parts:
             cited: list[tuple[Unit, Passage]] = []
@@ -297,7 +315,8 @@ class QAPipeline:
         if reason:
             answer = self._refusal(question, found.passages, Evidence(True, reason))
         else:
-            answer = self._compose(question, [(u, found.candidates[u.passage]) for u in chosen])
+            cited = [(u, found.candidates[u.passage]) for u in chosen]
+            answer = self._compose(question, _merged(cited, supplement))
         answer.signals = found.signals
         return answer
 
@@ -535,6 +554,14 @@ class QAPipeline:
             answerer=answerer,
             refusal_reason=evidence.reason if asks_in_chinese(question) else "问题不是中文",
         )
+
+
+def _merged(
+    first: Sequence[tuple[Unit, Passage]], more: Sequence[tuple[Unit, Passage]]
+) -> list[tuple[Unit, Passage]]:
+    """``first``, then the units of ``more`` it does not already hold."""
+    held = {(p.id, u.text) for u, p in first}
+    return [*first, *((u, p) for u, p in more if (p.id, u.text) not in held)]
 
 
 def _anchor_wordings(terms: QueryTerms) -> list[str]:

@@ -169,6 +169,12 @@ def test_parts_are_answered_from_the_document_the_message_is_about(
     )
     assert not answer.refused, answer.text
     assert "开发区管理机构提出申请" in answer.text and "收回土地使用权" in answer.text
+    # colloquial parts: answered in parts, or whole with what the parts found added
+    answer = assistant.ask(
+        "想在开发区投资办厂，该找谁申请？批下来以后要是一直拖着不开工，会有什么后果？"
+    )
+    assert not answer.refused, answer.text
+    assert "开发区管理机构提出申请" in answer.text and "收回土地使用权" in answer.text
     answer = assistant.ask("某省开发区条例是从哪天开始实行的？")
     assert not answer.refused and "1995年1月1日" in answer.text, answer.text
     answer = assistant.ask("医疗卫生设施规划草案的公告时间不得少于多少日？")
@@ -216,3 +222,25 @@ def test_each_part_of_a_message_is_answered(corpus_index) -> None:
     )
     assert not answer.refused, answer.text
     assert "发改数据〔2024〕660号" in answer.text and "2027年" in answer.text
+
+
+def test_what_answered_parts_found_is_added_once_after_the_whole_answer() -> None:
+    """When not every part is answered, the whole message's answer comes first and each unit
+    a part found is added once (the same sentence of the same passage is not repeated)."""
+    from rag.extractive import Unit
+    from rag.pipeline import _merged
+    from rag.types import Passage
+
+    article = Passage("c1", "第十一条 …无正当理由拖延的，收回土地使用权。", {})
+    other = Passage("c2", "第十条 投资者应向开发区管理机构提出申请。", {})
+    whole = [(Unit("无正当理由拖延的，收回土地使用权。", 0, 1), article)]
+    parts = [
+        (Unit("投资者应向开发区管理机构提出申请。", 0, 0), other),
+        (Unit("无正当理由拖延的，收回土地使用权。", 1, 1), article),
+    ]
+    merged = _merged(whole, parts)
+    assert [u.text for u, _ in merged] == [
+        "无正当理由拖延的，收回土地使用权。",
+        "投资者应向开发区管理机构提出申请。",
+    ]
+    assert _merged(whole, []) == whole and _merged([], parts) == parts
