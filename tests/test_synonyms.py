@@ -9,7 +9,7 @@ import pytest
 from rag.errors import ConfigError
 from rag.lexical import ChineseTokenizer
 from rag.query import QueryAnalyzer, coverage, idf_weights
-from rag.settings import REPO_ROOT
+from rag.settings import GENERIC_VOCABULARY, REPO_ROOT
 from rag.synonyms import Thesaurus, term_forms, term_in
 from rag.termindex import TermIndex
 
@@ -23,12 +23,28 @@ def analyzer() -> QueryAnalyzer:
     )
 
 
-def test_bundled_thesaurus_loads_and_keeps_money_out() -> None:
-    thesaurus = Thesaurus.load(BUNDLED)
+def test_bundled_thesauri_load_and_keep_money_out() -> None:
+    thesaurus = Thesaurus.load_all([GENERIC_VOCABULARY, BUNDLED])
     assert len(thesaurus) > 200
+    assert len(Thesaurus.load(GENERIC_VOCABULARY)) > 100 and len(Thesaurus.load(BUNDLED)) > 100
     # Grouping money words would let out-of-corpus budget questions look answered.
     for word in ("预算", "投资", "资金", "金额", "经费"):
         assert all(word not in phrase for phrase, _ in thesaurus.find(word)), word
+
+
+def test_the_generic_vocabulary_serves_a_library_without_the_papers_file(
+    settings_for, tmp_path: Path
+) -> None:
+    """A user's own policy library (no synonyms.yaml of its own) still has the generic
+    vocabulary of policy texts and laws; the paper's wordings come only with its file."""
+    settings = settings_for(tmp_path, corpus_dir=tmp_path / "mine")
+    assert settings.thesaurus_paths == [GENERIC_VOCABULARY]
+    generic = Thesaurus.load_all(settings.thesaurus_paths)
+    assert "信息孤岛" in dict(generic.find("数据孤岛怎么破"))["数据孤岛"]
+    assert "分为" in dict(generic.find("分成哪几类"))["分成"]
+    assert generic.find("首席体验官") == []  # a notion of the paper's, in its own file
+    bundled = settings_for(tmp_path, corpus_dir=REPO_ROOT / "corpus")
+    assert Thesaurus.load_all(bundled.thesaurus_paths).find("首席体验官")
 
 
 def test_longest_phrase_wins_and_matches_do_not_overlap() -> None:
@@ -104,3 +120,8 @@ def test_settings_choose_the_thesaurus(settings_for, tmp_path: Path) -> None:
     assert off.synonyms_path is None
     own = tmp_path / "mine.yaml"
     assert settings_for(tmp_path, synonyms_file=own).synonyms_path == own
+    assert settings_for(tmp_path, synonyms_file=own).thesaurus_paths == [GENERIC_VOCABULARY, own]
+    assert settings_for(tmp_path, synonyms_file=own, generic_vocabulary=False).thesaurus_paths == [
+        own
+    ]
+    assert off.thesaurus_paths == []
