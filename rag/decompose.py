@@ -107,7 +107,12 @@ def split_questions(message: str) -> list[str]:
     adds to it ("…分成哪几类？我说的是上海那部。"). A later part that does not name the
     document the first part names ("从什么时候开始施行") is asked about that document; when no
     part names a document, see ``question_parts``."""
-    parts = question_parts(message)
+    return questions_about_documents(question_parts(message))
+
+
+def questions_about_documents(parts: list[str]) -> list[str]:
+    """``split_questions`` of a message already split by ``question_parts``: each part with
+    the document it is asked about, or [] when a part names none."""
     if not parts:
         return []
     named = _DOCUMENT_NAME.search(parts[0])

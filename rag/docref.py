@@ -111,9 +111,9 @@ def names_number(text: str, document: DocRecord) -> bool:
 
 
 # A title written out without book-title marks ("河南省开发区条例是从哪天开始实行的") names the
-# document just as well; readers also drop the 市/省 after the place ("郑州农业投资保障条例").
+# document just as well; readers also drop the 市/省 (经济特区…) after the place
+# ("郑州农业投资保障条例").
 MIN_UNQUOTED_TITLE_CHARS = 6
-_ADMIN_SUFFIX = re.compile(r"^([\u4e00-\u9fff]{2,4}?)(?:市|省)")
 
 
 def _by_unquoted_title(question: str, documents: Sequence[DocRecord]) -> set[str]:
@@ -123,7 +123,7 @@ def _by_unquoted_title(question: str, documents: Sequence[DocRecord]) -> set[str
         title = _NOISE.sub("", d.title)
         if len(title) < MIN_UNQUOTED_TITLE_CHARS:
             continue
-        variants = {title, _ADMIN_SUFFIX.sub(r"\1", title, count=1)}
+        variants = {title, _PLACE.sub(r"\1", title, count=1)}
         if any(v in asked for v in variants if len(v) >= MIN_UNQUOTED_TITLE_CHARS):
             found.add(d.doc_id)
     return found

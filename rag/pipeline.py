@@ -18,7 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types
 from rag.answerability import AnswerabilityModel
-from rag.decompose import question_parts, split_parallel, split_questions
+from rag.decompose import question_parts, questions_about_documents, split_parallel
 from rag.docinfo import (
     DATE,
     INFO_HEADING,
@@ -147,19 +147,15 @@ class QAPipeline:
             found.terms.listed,
             self.retriever.store.term_index().contains,
         )
-        questions = split_questions(query) if self.llm_answerer is None else []
+        parts = question_parts(query) if self.llm_answerer is None else []
+        questions = questions_about_documents(parts)
         multi = None
         supplement: list[tuple[Unit, Passage]] = []
         if filters.absent:
             pass  # refused below, whatever other documents say
         elif questions:
             multi = self._several_questions(question, questions, filters, top_k)
-        elif (
-            self.llm_answerer is None
-            and passages
-            and query == question  # a follow-up glued to its context is one question
-            and (parts := question_parts(query))
-        ):
+        elif parts and passages and query == question:  # a glued follow-up is one question
             # Several questions that name no document ("该找谁申请？批下来以后拖着不开工，会有
             # 什么后果？") are about the document the whole message retrieves: each is
             # answered from it, not only the one whose sentence happens to score highest. A
@@ -373,11 +369,9 @@ class QAPipeline:
         )
         if info is None and restricted:
             info = self._info_passage(named)
-            if info is not None:
-                found.candidates.append(info)
         units: list[Unit] = []
         if info is not None:
-            index = found.candidates.index(info)
+            index = _candidate_index(found, info)
             # The labelled lines themselves, in their order; no ranking is needed to pick them.
             lines = [line.strip() for line in info.text.splitlines() if line.strip()]
             units = [
@@ -395,12 +389,8 @@ class QAPipeline:
             sentence = effect_clause(chunk.text)
             if sentence is None:
                 continue
-            passage = next((p for p in found.candidates if p.id == chunk.id), None)
-            if passage is None:
-                passage = Passage(chunk.id, chunk.text, chunk.metadata, score=0.0)
-                found.candidates.append(passage)
-            index = found.candidates.index(passage)
-            position = passage.text.find(sentence)
+            index = _candidate_index(found, Passage(chunk.id, chunk.text, chunk.metadata))
+            position = chunk.text.find(sentence)
             group = (doc_id, str(chunk.metadata.get("section", "")))
             return [Unit(sentence, index, max(position, 0), 1.0, group=group)]
         return []
@@ -554,6 +544,16 @@ class QAPipeline:
             answerer=answerer,
             refusal_reason=evidence.reason if asks_in_chinese(question) else "问题不是中文",
         )
+
+
+def _candidate_index(found: _Found, passage: Passage) -> int:
+    """Where ``passage`` stands among the answer candidates; a passage looked up in the
+    store because retrieval did not bring it is appended."""
+    for index, candidate in enumerate(found.candidates):
+        if candidate.id == passage.id:
+            return index
+    found.candidates.append(passage)
+    return len(found.candidates) - 1
 
 
 def _merged(

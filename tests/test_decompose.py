@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_text
+from conftest import make_settings, open_with_embedder, write_text
 
+from rag import Assistant
 from rag.decompose import question_parts, split_parallel, split_questions
 from rag.lexical import ChineseTokenizer
 
@@ -153,17 +154,37 @@ PLAN = """# 某市医疗卫生设施规划建设管理条例
 """
 
 
-def test_parts_are_answered_from_the_document_the_message_is_about(
-    tmp_path, settings_for, open_assistant
-) -> None:
+POLICY = """# 关于推进数据分类分级管理的实施意见
+
+一、总体要求
+
+坚持分类施策，统筹数据发展和安全。
+
+二、主要任务
+
+（一）明确分类规则。数据分为公共数据、企业数据和个人数据，分别制定管理规则。
+
+（二）加强安全管理。各部门应当落实数据安全责任。
+"""
+
+
+@pytest.fixture(scope="module")
+def laws_library(tmp_path_factory: pytest.TempPathFactory, embedder) -> Assistant:
+    """Two regulations and a policy text in one real index, built once for this module."""
+    settings = make_settings(tmp_path_factory.mktemp("laws-library"))
+    write_text(settings.corpus_dir / "开发区条例.md", REGULATION)
+    write_text(settings.corpus_dir / "医疗卫生设施条例.md", PLAN)
+    write_text(settings.corpus_dir / "分类意见.md", POLICY)
+    assistant = open_with_embedder(embedder, settings)
+    assistant.ingest([settings.corpus_dir])
+    return assistant
+
+
+def test_parts_are_answered_from_the_document_the_message_is_about(laws_library) -> None:
     """Two questions that name no document are each answered from the one the whole message
     retrieves; a law's effect date comes from its effect clause; quantities written in
     Chinese numerals answer a 多少 question (two kinds of regulation text)."""
-    settings = settings_for(tmp_path / "home", tmp_path / "corpus")
-    write_text(settings.corpus_dir / "开发区条例.md", REGULATION)
-    write_text(settings.corpus_dir / "医疗卫生设施条例.md", PLAN)
-    assistant = open_assistant(settings)
-    assistant.ingest([settings.corpus_dir])
+    assistant = laws_library
     answer = assistant.ask(
         "想在开发区投资办厂，该找谁申请？经批准的企业要是拖着不开工建设，会怎么处理？"
     )
@@ -183,30 +204,12 @@ def test_parts_are_answered_from_the_document_the_message_is_about(
     assert not answer.refused and "三万到五万人口" in answer.text, answer.text
 
 
-POLICY = """# 关于推进数据分类分级管理的实施意见
-
-一、总体要求
-
-坚持分类施策，统筹数据发展和安全。
-
-二、主要任务
-
-（一）明确分类规则。数据分为公共数据、企业数据和个人数据，分别制定管理规则。
-
-（二）加强安全管理。各部门应当落实数据安全责任。
-"""
 
 
-def test_a_classification_question_gets_the_sentence_that_classifies(
-    tmp_path, settings_for, open_assistant
-) -> None:
+def test_a_classification_question_gets_the_sentence_that_classifies(laws_library) -> None:
     """"X分为哪几类" is answered by the sentence where X 分为…: the verb is what the question
     asks about, not a frame word (a regulation and a policy text)."""
-    settings = settings_for(tmp_path / "home", tmp_path / "corpus")
-    write_text(settings.corpus_dir / "开发区条例.md", REGULATION)
-    write_text(settings.corpus_dir / "分类意见.md", POLICY)
-    assistant = open_assistant(settings)
-    assistant.ingest([settings.corpus_dir])
+    assistant = laws_library
     terms = assistant.retriever.analyzer.terms("开发区分为哪几类？")
     assert any("分为" in t.split("|") for t in terms.content)
     answer = assistant.ask("根据《某省开发区条例》，开发区分为哪几类？")
