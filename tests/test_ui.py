@@ -221,6 +221,25 @@ def test_upload_then_ask_then_delete(server: Server, client: Any, tmp_path: Path
 
 
 @pytest.mark.slow
+def test_upload_streams_chinese_progress_instead_of_gradios_tracker(
+    server: Server, tmp_path: Path
+) -> None:
+    from gradio_client import Client, handle_file
+
+    (upload,) = [d for d in server.demo.config["dependencies"] if d.get("api_name") == "upload"]
+    assert upload["show_progress"] == "hidden"  # Gradio's tracker text is fixed English
+    source = tmp_path / "青岚市智慧照明.md"
+    source.write_text("# 青岚市智慧照明方案\n\n青岚市改造路灯八千盏。\n", encoding="utf-8")
+    job = Client(server.url, verbose=False).submit([handle_file(str(source))], api_name="/upload")
+    job.result(timeout=120)
+    reports = [str(o) for o in job.outputs()]
+    assert any("准备入库" in r and "<progress" in r for r in reports[:-1]), reports
+    assert "青岚市智慧照明.md：已入库" in reports[-1], reports
+    (doc,) = [d for d in server.assistant.documents() if d.title == "青岚市智慧照明方案"]
+    server.assistant.delete_document(doc.doc_id)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [

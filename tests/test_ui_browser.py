@@ -211,11 +211,26 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
     page.get_by_role("tab", name="文档库").click()
     page.locator("#cq-files input[type=file]").set_input_files(str(doc))
     page.get_by_text("青岚市交通规划.md").first.wait_for()
+    # Gradio's own tracker prints fixed English ("processing |", "queue: 1/1 |"); the upload
+    # hides it and streams its progress in Chinese into the report instead.
+    page.evaluate(
+        """() => { window.cqEnglish = false; new MutationObserver(() => {
+            if (window.cqEnglish) return;
+            const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+                const m = n.textContent.match(/processing \\||queue:/);
+                const shown = m && n.parentElement.checkVisibility(
+                    {checkOpacity: true, checkVisibilityCSS: true});
+                if (shown) { window.cqEnglish = m[0]; return; }
+            }
+        }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+    )
     page.locator("#cq-upload").click()
     page.wait_for_function(
         "(s) => document.querySelector('#cq-upload-report').innerText.includes(s)",
         arg="青岚市交通规划.md：已入库",
     )
+    assert page.evaluate("() => window.cqEnglish") is False
     page.wait_for_function(
         "(s) => document.querySelector('#cq-docs').innerText.includes(s)",
         arg="library/青岚市交通规划.md",
@@ -251,3 +266,5 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
         "(s) => document.querySelector('#cq-delete-report').innerText.includes(s)", arg="已删除"
     )
     assert not (library / "青岚市交通规划.md").exists()
+    # Asking, uploading and deleting never showed Gradio's English tracker text.
+    assert page.evaluate("() => window.cqEnglish") is False

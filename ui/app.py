@@ -11,6 +11,8 @@ import argparse
 import contextlib
 import logging
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -245,18 +247,36 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             doc_paths_value(),
         )
 
-    def upload(
-        files: list[str] | None,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> str:
+    def upload(files: list[str] | None) -> Iterator[str]:
+        """Ingest the chosen files, streaming a Chinese progress line into the report.
+
+        Gradio's own progress tracker prints fixed English ("processing |", "queue:"), so the
+        event hides it and the work reports through this generator instead: ingest runs in a
+        worker thread and each progress call becomes one update of the report."""
         if not files:
             raise user_error("请先选择要上传的文件")
+        named = [(p, os.path.basename(p)) for p in files]
+        updates: queue.SimpleQueue[tuple[float, str] | None] = queue.SimpleQueue()
+        done: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                done["outcomes"] = service.upload(
+                    named, lambda fraction, desc="": updates.put((fraction, desc))
+                )
+            except BaseException as exc:  # re-raised below, in the event's own thread
+                done["error"] = exc
+            finally:
+                updates.put(None)
+
+        yield render.upload_progress_html(0.0, f"准备入库 {len(named)} 个文件…")
+        threading.Thread(target=work, name="cityqa-upload", daemon=True).start()
+        while (update := updates.get()) is not None:
+            yield render.upload_progress_html(*update)
         with user_errors():
-            outcomes = service.upload([(p, os.path.basename(p)) for p in files], progress)
-        lines = "".join(
-            f'<li class="{"cq-good" if o.ok else "cq-bad"}">{esc(o.message)}</li>' for o in outcomes
-        )
-        return f"<ul>{lines}</ul>"
+            if "error" in done:
+                raise done["error"]
+        yield render.upload_report_html(done["outcomes"])
 
     def delete(doc_id: str | None) -> str:
         if not doc_id:
@@ -272,6 +292,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         if doc is None:
             raise user_error(f"文档 '{doc_id}' 不在资料库中")
         return gr.update(visible=True), render.delete_question(doc)
+
+    def start_deleting() -> tuple[Any, str]:
+        return gr.update(visible=False), "<p>正在删除…</p>"
 
     def hide_confirmation() -> Any:
         return gr.update(visible=False)
@@ -396,36 +419,35 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 delete_report = _html(elem_id="cq-delete-report")
 
         # ----- events ----------------------------------------------------------------------
+        # Gradio's own progress tracker prints fixed English ("processing |", "queue: 1/2"), so
+        # every event hides it: the chat streams its answer, the upload streams its progress,
+        # and the other events are quick reads.
+        quiet: dict[str, Any] = {"api_visibility": HIDDEN, "show_progress": "hidden"}
         chat_outputs = [chatbot, session, question, badge, sources, source_pick, passage, export]
         chat_inputs = [question, session, f_dim, f_path, f_doc, f_type, f_issuer, f_year]
         for trigger in (question.submit, send.click):
-            # The streamed answer shows progress itself; Gradio's own tracker is English.
-            trigger(
-                respond, chat_inputs, chat_outputs, api_visibility=HIDDEN, show_progress="hidden"
-            )
-        source_pick.change(open_source, [source_pick, session], passage, api_visibility=HIDDEN)
-        clear_btn.click(clear, None, chat_outputs, api_visibility=HIDDEN)
-        matrix.select(pick_cell, None, [m_dim, m_path, cell], api_visibility=HIDDEN)
+            trigger(respond, chat_inputs, chat_outputs, **quiet)
+        source_pick.change(open_source, [source_pick, session], passage, **quiet)
+        clear_btn.click(clear, None, chat_outputs, **quiet)
+        matrix.select(pick_cell, None, [m_dim, m_path, cell], **quiet)
         for dd in (m_dim, m_path):
-            dd.input(cell_passages, [m_dim, m_path], cell, api_visibility=HIDDEN)
-        doc_paths.select(pick_doc_cell, None, doc_cell, api_visibility=HIDDEN)
+            dd.input(cell_passages, [m_dim, m_path], cell, **quiet)
+        doc_paths.select(pick_doc_cell, None, doc_cell, **quiet)
         refresh_outputs = [
             *(docs, f_doc, delete_pick, matrix, files),
             *(f_type, f_issuer, f_year, doc_paths),
         ]
-        demo.load(refresh, None, refresh_outputs, api_visibility=HIDDEN)
-        writes = {"concurrency_limit": 1, "concurrency_id": "library"}
+        demo.load(refresh, None, refresh_outputs, **quiet)
+        writes = {"concurrency_limit": 1, "concurrency_id": "library", "show_progress": "hidden"}
         # A new attempt clears the last report, so an old 已入库 never stands beside a new error.
-        upload_btn.click(lambda: "", None, upload_report, api_visibility=HIDDEN).then(
+        upload_btn.click(lambda: "", None, upload_report, **quiet).then(
             upload, files, upload_report, api_name="upload", **writes
-        ).then(refresh, None, refresh_outputs, api_visibility=HIDDEN)
-        delete_btn.click(
-            confirm_delete, delete_pick, [confirm_row, confirm_text], api_visibility=HIDDEN
-        )
-        cancel_btn.click(hide_confirmation, None, confirm_row, api_visibility=HIDDEN)
-        confirm_btn.click(hide_confirmation, None, confirm_row, api_visibility=HIDDEN).then(
+        ).then(refresh, None, refresh_outputs, **quiet)
+        delete_btn.click(confirm_delete, delete_pick, [confirm_row, confirm_text], **quiet)
+        cancel_btn.click(hide_confirmation, None, confirm_row, **quiet)
+        confirm_btn.click(start_deleting, None, [confirm_row, delete_report], **quiet).then(
             delete, delete_pick, delete_report, api_name="delete_document", **writes
-        ).then(refresh, None, refresh_outputs, api_visibility=HIDDEN)
+        ).then(refresh, None, refresh_outputs, **quiet)
         gr.api(ask_api, api_name="ask")
     demo.queue(default_concurrency_limit=READ_LIMIT, max_size=QUEUE_SIZE)
     return demo

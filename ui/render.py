@@ -311,6 +311,23 @@ def passages_html(passages: Sequence[Passage], heading: str) -> str:
 BUNDLED_NOTE = "内置语料"
 
 
+def upload_progress_html(fraction: float, desc: str) -> str:
+    """The upload report while files are being ingested: a bar and what is being done."""
+    percent = round(100 * min(max(fraction, 0.0), 1.0))
+    return (
+        f'<div class="cq-progress"><progress max="100" value="{percent}"></progress> '
+        f"{percent}%　{esc(desc or '入库中…')}</div>"
+    )
+
+
+def upload_report_html(outcomes: Sequence[Any]) -> str:
+    """One line per uploaded file: 已入库 in green, the reason for a failure in red."""
+    lines = "".join(
+        f'<li class="{"cq-good" if o.ok else "cq-bad"}">{esc(o.message)}</li>' for o in outcomes
+    )
+    return f"<ul>{lines}</ul>"
+
+
 def document_choice(doc: Any) -> str:
     """A document as a dropdown choice: title and file, and whether it ships with cityqa."""
     bundled = f" · {BUNDLED_NOTE}" if doc.bundled else ""
