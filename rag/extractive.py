@@ -12,12 +12,15 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.query import coverage
 from rag.types import Passage
+
+if TYPE_CHECKING:  # a type only: the store imports this module and must not load LlamaIndex
+    from llama_index.core.base.embeddings.base import BaseEmbedding
 
 LEAD_IN = "根据资料："
 _UNIT_END = re.compile(r"[。！？!?]+[”’」』）)】\"]*")

@@ -101,11 +101,13 @@ def _general_dictionary() -> tuple[dict[str, int], int]:
 
 @functools.cache
 def _general_word_tags() -> dict[str, str]:
-    """jieba's part-of-speech table of its general dictionary: never modified."""
-    import jieba
+    """jieba's part-of-speech table of its general dictionary: never modified.
+
+    Importing ``jieba.posseg`` already reads the table for its default tokenizer (on the
+    general dictionary); building another ``POSTokenizer`` would read it a second time."""
     import jieba.posseg
 
-    return jieba.posseg.POSTokenizer(jieba.Tokenizer()).word_tag_tab
+    return jieba.posseg.dt.word_tag_tab
 
 
 def build_tokenizer(taxonomy: Taxonomy) -> ChineseTokenizer:

