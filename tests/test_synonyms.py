@@ -47,6 +47,32 @@ def test_the_generic_vocabulary_serves_a_library_without_the_papers_file(
     assert Thesaurus.load_all(bundled.thesaurus_paths).find("首席体验官")
 
 
+@pytest.mark.parametrize(
+    ("question", "passage"),
+    [
+        # a policy text: 有条件无偿使用 / 有条件有偿使用 (数据二十条's wording)
+        (
+            "公共数据什么时候能免费给、什么时候可以收钱？",
+            "公共数据有条件无偿使用，探索有条件有偿使用。",
+        ),
+        # a regulation: 不收取费用 (as 政府信息公开条例 words it)
+        ("申请政府信息要交钱吗？", "行政机关依申请提供政府信息，不收取费用。"),
+    ],
+)
+def test_colloquial_money_words_meet_the_official_wording(question: str, passage: str) -> None:
+    """Officials say 免费 / 收钱 / 交钱; policy texts and laws write 无偿 / 有偿 / 收取费用."""
+    generic = QueryAnalyzer(ChineseTokenizer(), Thesaurus.load(GENERIC_VOCABULARY))
+    plain = QueryAnalyzer(ChineseTokenizer(), Thesaurus())
+    corpus = TermIndex([passage, "城市数字化转型的总体要求。", "数据资源目录。"])
+
+    def covered(analyzer: QueryAnalyzer) -> float:
+        weights = idf_weights(analyzer.terms(question).content, corpus)
+        return coverage(weights, passage)
+
+    assert covered(generic) > covered(plain)
+    assert covered(generic) >= 0.5
+
+
 def test_longest_phrase_wins_and_matches_do_not_overlap() -> None:
     thesaurus = Thesaurus([["维护", "运维"], ["没人维护", "缺乏运维"]])
     assert thesaurus.find("系统没人维护怎么办") == [("没人维护", ["缺乏运维"])]
