@@ -212,13 +212,16 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
     page.locator("#cq-files input[type=file]").set_input_files(str(doc))
     page.get_by_text("青岚市交通规划.md").first.wait_for()
     # Gradio's own tracker prints fixed English ("processing |", "queue: 1/1 |"); the upload
-    # hides it and streams its progress in Chinese into the report instead.
+    # hides it and streams its progress in Chinese into the report instead. A toast is titled
+    # 提示, never "Error" (ui.render.PAGE_CSS).
     page.evaluate(
         """() => { window.cqEnglish = false; new MutationObserver(() => {
             if (window.cqEnglish) return;
+            const english = /processing \\||queue:|Error/;
+            if (!english.test(document.body.textContent)) return;  // cheap: no layout
             const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
             for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-                const m = n.textContent.match(/processing \\||queue:/);
+                const m = n.textContent.match(/processing \\||queue:|^\\s*Error\\s*$/);
                 const shown = m && n.parentElement.checkVisibility(
                     {checkOpacity: true, checkVisibilityCSS: true});
                 if (shown) { window.cqEnglish = m[0]; return; }
@@ -229,6 +232,7 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
     page.wait_for_function(
         "(s) => document.querySelector('#cq-upload-report').innerText.includes(s)",
         arg="青岚市交通规划.md：已入库",
+        timeout=90_000,
     )
     assert page.evaluate("() => window.cqEnglish") is False
     page.wait_for_function(
@@ -246,6 +250,8 @@ def test_upload_in_browser(page: Any, browser_server: Server, tmp_path: Path) ->
     # 上传 with no file: a Chinese message, and the last run's report does not linger beside it.
     page.locator("#cq-upload").click()
     page.get_by_text("请先选择要上传的文件").first.wait_for()
+    title = page.locator(".toast-title").first
+    assert title.evaluate("(e) => getComputedStyle(e, '::before').content") == '"提示"'
     assert "已入库" not in page.locator("#cq-upload-report").inner_text()
     for english in ("Copy table data", "Fullscreen", "Error"):
         assert page.get_by_label(english, exact=True).count() == 0, english

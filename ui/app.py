@@ -48,7 +48,8 @@ def new_session() -> dict[str, Any]:
 
 def user_error(message: str) -> gr.Error:
     """A mistake of the user's (an empty question, no file chosen): a Chinese toast, and no
-    traceback in the server log, since nothing went wrong on the server."""
+    traceback in the server log, since nothing went wrong on the server. (Gradio 6 shows the
+    toast's type, not this title; ``render.PAGE_CSS`` puts 提示 in its place.)"""
     return gr.Error(message, title="提示", print_exception=False)
 
 
@@ -247,14 +248,22 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             doc_paths_value(),
         )
 
+    def choose_files(files: list[str] | None) -> None:
+        """Checked before the upload starts, in a plain event: Gradio shows an error raised
+        inside a generator under the English title "Error", whatever its title."""
+        if not files:
+            raise user_error("请先选择要上传的文件")
+
     def upload(files: list[str] | None) -> Iterator[str]:
         """Ingest the chosen files, streaming a Chinese progress line into the report.
 
         Gradio's own progress tracker prints fixed English ("processing |", "queue:"), so the
         event hides it and the work reports through this generator instead: ingest runs in a
-        worker thread and each progress call becomes one update of the report."""
+        worker thread and each progress call becomes one update of the report. A failure is
+        the report's last line (an error raised here would be titled "Error")."""
         if not files:
-            raise user_error("请先选择要上传的文件")
+            yield render.upload_failure_html("请先选择要上传的文件")
+            return
         named = [(p, os.path.basename(p)) for p in files]
         updates: queue.SimpleQueue[tuple[float, str] | None] = queue.SimpleQueue()
         done: dict[str, Any] = {}
@@ -264,8 +273,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 done["outcomes"] = service.upload(
                     named, lambda fraction, desc="": updates.put((fraction, desc))
                 )
-            except BaseException as exc:  # re-raised below, in the event's own thread
-                done["error"] = exc
+            except CityQAError as exc:
+                done["error"] = str(exc)
+            except Exception as exc:
+                log.exception("upload failed")
+                done["error"] = f"内部错误（{type(exc).__name__}），请查看服务端日志。"
             finally:
                 updates.put(None)
 
@@ -273,10 +285,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         threading.Thread(target=work, name="cityqa-upload", daemon=True).start()
         while (update := updates.get()) is not None:
             yield render.upload_progress_html(*update)
-        with user_errors():
-            if "error" in done:
-                raise done["error"]
-        yield render.upload_report_html(done["outcomes"])
+        if "error" in done:
+            yield render.upload_failure_html(done["error"])
+        else:
+            yield render.upload_report_html(done["outcomes"])
 
     def delete(doc_id: str | None) -> str:
         if not doc_id:
@@ -441,8 +453,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         writes = {"concurrency_limit": 1, "concurrency_id": "library", "show_progress": "hidden"}
         # A new attempt clears the last report, so an old 已入库 never stands beside a new error.
         upload_btn.click(lambda: "", None, upload_report, **quiet).then(
-            upload, files, upload_report, api_name="upload", **writes
-        ).then(refresh, None, refresh_outputs, **quiet)
+            choose_files, files, None, **quiet
+        ).success(upload, files, upload_report, api_name="upload", **writes).then(
+            refresh, None, refresh_outputs, **quiet
+        )
         delete_btn.click(confirm_delete, delete_pick, [confirm_row, confirm_text], **quiet)
         cancel_btn.click(hide_confirmation, None, confirm_row, **quiet)
         confirm_btn.click(start_deleting, None, [confirm_row, delete_report], **quiet).then(
@@ -460,6 +474,7 @@ def launch(demo: gr.Blocks, assistant: Assistant, **kwargs: Any) -> Any:
         kwargs["auth"] = _login(kwargs["auth"], assistant.settings)
     return demo.launch(
         show_error=True,
+        css=render.PAGE_CSS,  # page-wide rules (toasts); components carry their own
         footer_links=["api"],
         ssr_mode=False,
         mcp_server=False,

@@ -43,6 +43,20 @@ CSS = """
 """
 
 
+PAGE_CSS = """
+/* Gradio titles every toast with its English type ("Error", "Warning", "Info") and ignores the
+   title it is given: the word is hidden and a Chinese one shown in its place. */
+.toast-title.error, .toast-title.warning, .toast-title.info, .toast-title.success
+  {visibility:hidden;font-size:0 !important}
+.toast-title.error::before, .toast-title.warning::before, .toast-title.info::before,
+  .toast-title.success::before {visibility:visible;font-size:var(--text-md, 14px)}
+.toast-title.error::before {content:"提示"}
+.toast-title.warning::before {content:"注意"}
+.toast-title.info::before {content:"提示"}
+.toast-title.success::before {content:"完成"}
+"""
+
+
 _TEMPLATE_CHARS = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;"})
 
 
@@ -326,6 +340,11 @@ def upload_report_html(outcomes: Sequence[Any]) -> str:
         f'<li class="{"cq-good" if o.ok else "cq-bad"}">{esc(o.message)}</li>' for o in outcomes
     )
     return f"<ul>{lines}</ul>"
+
+
+def upload_failure_html(message: str) -> str:
+    """The upload report when nothing could be ingested: the reason, in red."""
+    return f'<ul><li class="cq-bad">{esc(message)}</li></ul>'
 
 
 def document_choice(doc: Any) -> str:
