@@ -59,6 +59,15 @@ _COUNTED = re.compile(
 # ("多少个空间来着", "多少个城市要…", "多少项呀").
 # Adverbs and modal verbs open a verb phrase, never a noun.
 _VERB_PHRASE_START = frozenset("就才得要会能可需应都也还便须")
+# Postpositions after a number bound it ("三十日以内", "百分之二十以下", "五十人左右").
+_POSTPOSITION = re.compile(r"[以之][内上下外前后]|左右|上下")
+# The same unit as people say it and as documents write it ("多少天" against "六十日").
+_UNIT_WORDINGS = {
+    "天": ("天", "日"),
+    "日": ("日", "天"),
+    "周": ("周", "星期"),
+    "星期": ("星期", "周"),
+}
 _COUNTED_STOP = re.compile(r"来着|[的了是在呢吗啊呀吧嘛么要能会可？?，,。]")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")
@@ -224,9 +233,13 @@ def counted_thing(question: str) -> str:
     if not match:
         return ""
     start = match.start(1)
+    if start == match.start() + 2 and _ASKED_UNIT.match(question, match.start()):
+        return ""  # "多少天重新申请": a unit of measure follows, which measured_wordings reads
     if question[start] in _VERB_PHRASE_START:
         return ""  # "多少人就得配一个…": a verb phrase follows, the classifier was the thing
     thing = _COUNTED_STOP.split(question[start : start + 6])[0][:3]
+    if _POSTPOSITION.match(thing):
+        return ""  # "多少以内", "多少以上": a bound on the number, not what is counted
     return thing if len(thing) >= 2 else ""
 
 
@@ -240,7 +253,7 @@ def measured_wordings(question: str, terms: QueryTerms) -> list[str]:
     # counted, and a number stated in that unit ("五万人口", "三十日") answers it.
     unit = _ASKED_UNIT.search(question)
     if unit:
-        return [unit.group(1)]
+        return list(_UNIT_WORDINGS.get(unit.group(1), (unit.group(1),)))
     focus = quantity_focus(question, terms)
     return term_forms(focus) if focus else []
 
@@ -257,6 +270,8 @@ def quantity_focus(question: str, terms: QueryTerms) -> str | None:
     question = clause  # "有多少个？统计截至什么时候？": only the clause that asks the number
     match = _QUANTITY_QUESTION.search(question)
     assert match is not None
+    if _ASKED_UNIT.match(question, match.start()):
+        return None  # "多少天内给我回话": the unit is what is measured, not the verb after it
     after = [(question.find(term_forms(t)[0], match.end()), t) for t in terms.content]
     after = [(pos, t) for pos, t in after if pos >= 0]
     if after and question[match.end() :].strip(" ？?。"):

@@ -353,6 +353,11 @@ def test_quoted_items_whose_meaning_is_asked(question: str, items: list[str]) ->
         ("平台是哪家公司开发建设的？", "平台由杭州城市大脑有限公司建设运营。", []),
         ("平台是哪家企业承建的？", "如阿里巴巴集团参与杭州城市大脑建设。", []),
         ("由哪家单位负责？", "由市大数据局负责。", []),
+        # laws also name a body by its function ("城建档案管理机构", "质量检测机构"); a generic
+        # "有关管理机构" names none (two regulations, a policy text)
+        ("档案要移交给哪个机构？", "建设单位应当将建设工程档案移交城建档案管理机构。", []),
+        ("由什么机构出具检测报告？", "委托具有相应资质的质量检测机构进行检测。", []),
+        ("数据交给哪个机构登记？", "数据资产由有关管理机构统一登记。", ["机构或单位"]),
     ],
 )
 def test_answer_types_in_official_wording(question: str, sentence: str, missing: list[str]) -> None:
@@ -370,6 +375,10 @@ def test_answer_types_in_official_wording(question: str, sentence: str, missing:
         # a percentage is the measure of a proportion (regulation, plan)
         ("县里至少得拿出多大比例用在农业上？", "县用于农业的部分，应当不低于百分之三十。", []),
         ("核心产业增加值占比要到多大比例？", "核心产业增加值占GDP比重达到10%。", []),
+        # people count days in 天, documents in 日 (a regulation, a plan)
+        ("得提前多少天重新申请？", "应当在期限届满前六十日重新提出申请。", []),
+        ("审批要多少天办完？", "审批部门应当在15日内办结。", []),
+        ("得提前多少天重新申请？", "应当在期限届满前重新提出申请。", ["数量", "频次或时长"]),
     ],
 )
 def test_quantities_stand_next_to_what_is_counted(
@@ -381,3 +390,40 @@ def test_quantities_stand_next_to_what_is_counted(
     terms = QueryAnalyzer(tokenizer).terms(question)
     measured = measured_wordings(question, terms)
     assert missing_types(question, [sentence], tokenizer.pos_cut, (), measured) == missing
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        # "多少天内给我回话": the unit is what is measured; the verb after it is the event,
+        # which the coverage check weighs like any other term (a regulation, a plan)
+        ("文化部门得在多少天内给我回话？", None),
+        ("平台要在多少日内完成上线？", None),
+        # the measured thing is still the noun the interrogative asks of
+        ("全国有多少个城市建成了数据开放平台？", "城市"),
+    ],
+)
+def test_a_unit_after_the_interrogative_is_the_measured_thing(
+    tokenizer, question: str, focus: str | None
+) -> None:
+    from rag.query import QueryAnalyzer, quantity_focus
+
+    assert quantity_focus(question, QueryAnalyzer(tokenizer).terms(question)) == focus
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        # 以内/以上/左右 after 多少 bound the number: nothing named follows to be counted
+        ("商铺配多少以内还能协议出让？", ""),
+        ("补贴多少以上的项目要公示？", ""),
+        ("每年能招多少左右的学员？", ""),
+        ("要建多少个数据集？", "数据集"),
+    ],
+)
+def test_a_postposition_after_the_interrogative_is_not_what_is_counted(
+    question: str, counted: str
+) -> None:
+    from rag.query import counted_thing
+
+    assert counted_thing(question) == counted
