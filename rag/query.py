@@ -38,7 +38,8 @@ COMMON_WORD_INFO = 8.0
 RARE_WORD_INFO = 12.0
 # Questions that ask for a quantity or a rank need the measured thing in the passages (dates
 # and other answer types are checked on the answer itself, see rag/answer_type.py).
-_ASKED_UNIT = re.compile(rf"多少({MEASURE_UNIT})")
+# "几年", "几天" ask a number in that unit as "多少年" does; "近几年", "好几天" state one.
+_ASKED_UNIT = re.compile(rf"(?:多少|(?<![好这那十近前后])几)({MEASURE_UNIT})")
 _QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比例|金额|排名")
 _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
 _ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")

@@ -379,6 +379,12 @@ def test_answer_types_in_official_wording(question: str, sentence: str, missing:
         ("得提前多少天重新申请？", "应当在期限届满前六十日重新提出申请。", []),
         ("审批要多少天办完？", "审批部门应当在15日内办结。", []),
         ("得提前多少天重新申请？", "应当在期限届满前重新提出申请。", ["数量", "频次或时长"]),
+        # "几天", "几年" ask a number in that unit like "多少天": a number in another unit is
+        # about something else (a regulation, a plan)
+        ("暂扣的车最多能扣几天？", "使用总质量4500千克以下车辆的除外，可以予以暂扣。", ["数量"]),
+        ("暂扣的车最多能扣几天？", "暂扣期限不得超过三十日。", []),
+        ("试点要搞几年？", "试点期为三年。", []),
+        ("试点要搞几年？", "首批遴选100个试点项目。", ["数量"]),
     ],
 )
 def test_quantities_stand_next_to_what_is_counted(
