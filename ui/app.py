@@ -40,6 +40,7 @@ EXAMPLES = [
 READ_LIMIT = 8  # concurrent questions; the queue holds the rest (QUEUE_SIZE at most)
 QUEUE_SIZE = 256
 HIDDEN = "undocumented"  # UI events: callable by the page, not listed in the API docs
+NO_FILE_CHOSEN = "请先选择要上传的文件"
 
 
 def new_session() -> dict[str, Any]:
@@ -53,20 +54,26 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, title="提示", print_exception=False)
 
 
+def failure_text(exc: Exception) -> str:
+    """What the page says of a failure: a ``CityQAError``'s message as it is, anything else
+    as a short internal error (logged with its traceback)."""
+    if isinstance(exc, CityQAError):
+        return str(exc)
+    log.exception("UI handler failed")
+    return f"内部错误（{type(exc).__name__}），请查看服务端日志。"
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Show ``CityQAError`` messages as they are; anything else as a short internal error."""
+    """Raise any failure as a toast with ``failure_text``."""
     try:
         yield
     except gr.Error:
         raise
     except CityQAError as exc:
-        raise user_error(str(exc)) from exc
+        raise user_error(failure_text(exc)) from exc
     except Exception as exc:
-        log.exception("UI handler failed")
-        raise gr.Error(
-            f"内部错误（{type(exc).__name__}），请查看服务端日志。", title="错误"
-        ) from exc
+        raise gr.Error(failure_text(exc), title="错误") from exc
 
 
 def _filters(
@@ -252,7 +259,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         """Checked before the upload starts, in a plain event: Gradio shows an error raised
         inside a generator under the English title "Error", whatever its title."""
         if not files:
-            raise user_error("请先选择要上传的文件")
+            raise user_error(NO_FILE_CHOSEN)
 
     def upload(files: list[str] | None) -> Iterator[str]:
         """Ingest the chosen files, streaming a Chinese progress line into the report.
@@ -262,7 +269,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         worker thread and each progress call becomes one update of the report. A failure is
         the report's last line (an error raised here would be titled "Error")."""
         if not files:
-            yield render.upload_failure_html("请先选择要上传的文件")
+            yield render.upload_failure_html(NO_FILE_CHOSEN)
             return
         named = [(p, os.path.basename(p)) for p in files]
         updates: queue.SimpleQueue[tuple[float, str] | None] = queue.SimpleQueue()
@@ -273,11 +280,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 done["outcomes"] = service.upload(
                     named, lambda fraction, desc="": updates.put((fraction, desc))
                 )
-            except CityQAError as exc:
-                done["error"] = str(exc)
             except Exception as exc:
-                log.exception("upload failed")
-                done["error"] = f"内部错误（{type(exc).__name__}），请查看服务端日志。"
+                done["error"] = failure_text(exc)
             finally:
                 updates.put(None)
 

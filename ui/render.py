@@ -336,15 +336,19 @@ def upload_progress_html(fraction: float, desc: str) -> str:
 
 def upload_report_html(outcomes: Sequence[Any]) -> str:
     """One line per uploaded file: 已入库 in green, the reason for a failure in red."""
-    lines = "".join(
-        f'<li class="{"cq-good" if o.ok else "cq-bad"}">{esc(o.message)}</li>' for o in outcomes
-    )
-    return f"<ul>{lines}</ul>"
+    return _report_lines((o.ok, o.message) for o in outcomes)
 
 
 def upload_failure_html(message: str) -> str:
     """The upload report when nothing could be ingested: the reason, in red."""
-    return f'<ul><li class="cq-bad">{esc(message)}</li></ul>'
+    return _report_lines([(False, message)])
+
+
+def _report_lines(lines: Iterable[tuple[bool, str]]) -> str:
+    items = "".join(
+        f'<li class="{"cq-good" if ok else "cq-bad"}">{esc(text)}</li>' for ok, text in lines
+    )
+    return f"<ul>{items}</ul>"
 
 
 def document_choice(doc: Any) -> str:
