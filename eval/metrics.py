@@ -5,7 +5,8 @@ Nothing here imports the product: the support check below is written independent
 product's verifier cannot hide itself in the recomputed faithfulness.
 
 Conventions:
-* a passage is *relevant* when it contains a gold span, compared with all whitespace removed;
+* a passage is *relevant* when it contains a gold span, compared with all whitespace removed (a
+  passage is what the system indexed: the product's section path above its text);
 * a key point is covered when any of its ``|``-separated alternatives occurs in the answer;
 * a sentence is *supported* by passages when, with its ``[n]`` markers (and the paper's ``[^n]``
   footnote marks) removed and punctuation/whitespace dropped, it is a substring of them or has

@@ -44,7 +44,8 @@ class Run:
     answer: str
     refused: bool
     citations: list[CitedPassage]
-    retrieved: list[str]  # passage texts, best first (RANK_DEPTH of them)
+    # passages as indexed (section path above text), best first (RANK_DEPTH of them)
+    retrieved: list[str]
     latency_ms: float
     faithfulness: float | None = None  # the system's own score (None: it has none)
     rewritten_question: str | None = None
@@ -52,6 +53,14 @@ class Run:
     retrieved_sections: list[str] = field(default_factory=list)
     relevance: float | None = None  # the system's own answer relevance (None: it has none)
     low_relevance: bool | None = None
+
+
+def indexed_text(section: str, text: str) -> str:
+    """A passage as the product indexes it (embedded and term-indexed): its section path above
+    its text. The chunker moves a heading such as "（四）数据要素×工业制造" out of the text into
+    the section path, so a gold span that is a heading is judged where the retriever saw it;
+    the vanilla splitter keeps headings inline, so it is judged on the same words."""
+    return f"{section}\n{text}" if section else text
 
 
 class System:
@@ -105,7 +114,7 @@ class AssistantSystem(System):
             answer=answer.text,
             refused=answer.refused,
             citations=[CitedPassage(c.n, c.section, c.text, c.doc_title) for c in answer.citations],
-            retrieved=[p.text for p in passages],
+            retrieved=[indexed_text(p.section, p.text) for p in passages],
             retrieved_sections=[p.section for p in passages],
             latency_ms=latency,
             faithfulness=answer.faithfulness,
@@ -116,7 +125,10 @@ class AssistantSystem(System):
         )
 
     def passages(self) -> list[str]:
-        return [c.text for c in self.assistant.store.chunks().values()]
+        return [
+            indexed_text(str(c.metadata.get("section", "")), c.text)
+            for c in self.assistant.store.chunks().values()
+        ]
 
 
 class VanillaSystem(System):
