@@ -18,7 +18,14 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answerability import AnswerabilityModel
 from rag.catalog import DocRecord
-from rag.docref import absent_documents, named_groups, names_number, referenced_documents
+from rag.docref import (
+    absent_documents,
+    named_groups,
+    names_number,
+    naming_words,
+    ranking_query,
+    referenced_documents,
+)
 from rag.embeddings import build_embedder, embedding_dimension
 from rag.errors import InvalidInputError
 from rag.followup import standalone_question
@@ -181,7 +188,8 @@ class Assistant:
         """Passages only, best first."""
         question = validate_question(question)
         chosen = self._with_references(question, self.filters(**filters))
-        return self.retriever.search(question, chosen, self._top_k(top_k))
+        query = ranking_query(question, chosen.named_by)
+        return self.retriever.search(query, chosen, self._top_k(top_k))
 
     def passages(self, *, limit: int = 50, **filters: Unpack[Filters]) -> list[Passage]:
         """Stored passages carrying the given tags, in document order (for browsing)."""
@@ -247,6 +255,7 @@ class Assistant:
         if absent:
             return dataclasses.replace(filters, absent=tuple(absent))
         groups = named_groups(query, documents)
+        named_by = tuple(naming_words(query, documents))
         if groups:
             named = frozenset().union(*(ids for ids, _ in groups))
             return dataclasses.replace(
@@ -254,9 +263,12 @@ class Assistant:
                 doc_ids=named,
                 doc_groups=tuple(ids for ids, _ in groups),
                 doc_group_names=tuple(name for _, name in groups),
+                named_by=named_by,
             )
         named = referenced_documents(query, documents)
-        return dataclasses.replace(filters, doc_ids=frozenset(named)) if named else filters
+        if not named:
+            return filters
+        return dataclasses.replace(filters, doc_ids=frozenset(named), named_by=named_by)
 
     def _top_k(self, top_k: int | None) -> int:
         if top_k is None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from rag.catalog import DocRecord
+from rag.docinfo import asked_facts, asks_effect
 
 _TITLE = re.compile(r"《([^《》]{2,80})》")
 _NUMBER = re.compile(r"(?:〔\d{4}〕)?(\d{1,4})\s*号(?:文|文件)?")
@@ -27,7 +28,12 @@ _NOISE = re.compile(r"[\s“”\"'‘’「」（）()]")
 def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[str]:
     """The ids of the documents the question names; empty when it names none (or names a
     kind of document the library does not hold)."""
-    named = _by_title(question, documents) or _by_unquoted_title(question, documents)
+    named = (
+        _by_title(question, documents)
+        or _by_unquoted_title(question, documents)
+        or _by_nickname(question, documents)
+        or set().union(*(ids for _, ids, _ in _by_short_name(question, documents)))
+    )
     for number in _NUMBER.finditer(question):
         named |= {d.doc_id for d in documents if d.doc_number.endswith(f"{number.group(1)}号")}
     if named:
@@ -64,6 +70,10 @@ def named_groups(question: str, documents: Sequence[DocRecord]) -> list[tuple[fr
         ids = {d.doc_id for d in documents if d.doc_number.endswith(f"{match.group(1)}号")}
         if ids:
             groups.append((match.start(), frozenset(ids), match.group(0)))
+    if len(groups) < 2:
+        groups = [
+            (at, frozenset(ids), name) for at, ids, name in _by_short_name(question, documents)
+        ]
     if len(groups) < 2:
         candidates = [d for d in documents if d.doc_id in referenced_documents(question, documents)]
         by_place: dict[str, set[str]] = {}
@@ -138,3 +148,115 @@ def _by_title(question: str, documents: Sequence[DocRecord]) -> set[str]:
             if wanted and (wanted in title or title in wanted):
                 found.add(d.doc_id)
     return found
+
+
+# Planners call an official document by a distinctive part of its title and its genre word:
+# "十四五数字经济规划", "“数据要素×”行动计划", "数据要素×那个计划", "一网通办那个决定". The
+# genre word must occur in the title; the words between the distinctive part and the genre
+# word must be the title's own ("行动" of 三年行动计划) or a demonstrative (那个, 这份…).
+_GENRE = re.compile(r"条例|办法|规定|决定|意见|通知|计划|方案|规划|纲要|指引|指南|细则")
+_DEMONSTRATIVE = re.compile(r"(?:那个|这个|那份|这份|那部|这部|那项|这项|的)+$")
+_CLAUSE_BREAK = re.compile(r"[，,。？?！!；;：:、\s]")
+MIN_SHORT_NAME_CHARS = 4
+SHORT_NAME_WINDOW = 16
+
+
+def _by_short_name(
+    question: str, documents: Sequence[DocRecord]
+) -> list[tuple[int, set[str], str]]:
+    """(position, ids, wording) of each document named by a distinctive part of its title
+    and its genre word; the longest distinctive part wins where several documents share the
+    genre word."""
+    titles = {d.doc_id: _NOISE.sub("", d.title) for d in documents}
+    found: list[tuple[int, set[str], str]] = []
+    for genre in _GENRE.finditer(question):
+        before = _CLAUSE_BREAK.split(question[: genre.start()])[-1]
+        window = _DEMONSTRATIVE.sub("", _NOISE.sub("", before))[-SHORT_NAME_WINDOW:]
+        best: tuple[int, set[str], str] = (0, set(), "")
+        for doc_id, title in titles.items():
+            if genre.group(0) not in title:
+                continue
+            core = _named_part(window, title)
+            if len(core) > best[0]:
+                best = (len(core), {doc_id}, core)
+            elif core and len(core) == best[0]:
+                best[1].add(doc_id)
+        if best[0] >= MIN_SHORT_NAME_CHARS:
+            start = _literal_start(question, genre.start(), best[2])
+            found.append((start, best[1], question[start : genre.end()]))
+    return found
+
+
+def _literal_start(question: str, end: int, core: str) -> int:
+    """Where in the question the words naming the document begin (quotes and spaces that
+    ``_NOISE`` dropped from the comparison included)."""
+    start = end
+    while start > 0 and not _NOISE.sub("", question[start:end]).startswith(core):
+        start -= 1
+    return start
+
+
+def naming_words(question: str, documents: Sequence[DocRecord]) -> list[str]:
+    """The words of the question that name a document it points at ("《上海市数据条例》",
+    "660号文", "数据要素×那个计划"). Once the question is answered from that document they
+    describe every passage of it, so they no longer tell its passages apart."""
+    words = [m.group(0) for m in _TITLE.finditer(question) if _by_title(m.group(0), documents)]
+    words += [
+        m.group(0)
+        for m in _NUMBER.finditer(question)
+        if any(d.doc_number.endswith(f"{m.group(1)}号") for d in documents)
+    ]
+    asked = question
+    for d in documents:
+        for variant in (d.title, _PLACE.sub(r"\1", d.title, count=1)):
+            if len(variant) >= MIN_UNQUOTED_TITLE_CHARS and variant in asked:
+                words.append(variant)
+    words += [n for d in documents if (n := nickname(d.title)) and n in question]
+    words += [name for _, _, name in _by_short_name(question, documents)]
+    return sorted(dict.fromkeys(words), key=len, reverse=True)
+
+
+def ranking_query(question: str, words: Sequence[str]) -> str:
+    """The question to rank a named document's passages with: without the words that named
+    it, unless it asks about the document itself (its 文号, issuers, date or effect), where
+    those words are what the 文档信息 passage and the effect clause answer to."""
+    if not words or asked_facts(question) or asks_effect(question):
+        return question
+    return without_naming_words(question, words)
+
+
+def without_naming_words(question: str, words: Sequence[str]) -> str:
+    """The question with the words that named its documents removed; the question itself
+    when nothing else would be left."""
+    rest = question
+    for word in words:
+        rest = rest.replace(word, " ")
+    rest = re.sub(r"\s+", " ", rest).strip(" ，,、和与及")
+    return rest if _NOISE.sub("", rest) else question
+
+
+# A title may end with the short name the document goes by: "…的意见（“数据二十条”）",
+# "…（简称“个保法”）".
+_NICKNAME = re.compile(r"[（(](?:以下)?(?:简称)?[“\"「]([^”\"」]{2,16})[”\"」][）)]$")
+
+
+def nickname(title: str) -> str:
+    match = _NICKNAME.search(title.strip())
+    return match.group(1) if match else ""
+
+
+def _by_nickname(question: str, documents: Sequence[DocRecord]) -> set[str]:
+    return {d.doc_id for d in documents if (n := nickname(d.title)) and n in question}
+
+
+def _named_part(window: str, title: str) -> str:
+    """The longest part of ``window`` that occurs in ``title`` and is followed in the window
+    only by characters of the title (so it is a name, not a phrase that happens to precede a
+    genre word: "数据基础设施的解决方案" is not 《…数据基础设施…实施方案》)."""
+    for length in range(len(window), MIN_SHORT_NAME_CHARS - 1, -1):
+        for start in range(len(window) - length + 1):
+            part = window[start : start + length]
+            rest = window[start + length :]
+            if part in title and all(ch in title for ch in rest):
+                return part
+    return ""

@@ -28,6 +28,7 @@ from rag.docinfo import (
     effect_clause,
     fact_label,
 )
+from rag.docref import ranking_query
 from rag.extractive import LEAD_IN, ExtractiveAnswerer, Unit, relevance_score, whole_articles
 from rag.llm import LLMError
 from rag.outline import DocumentChunks, outline_lines, outline_passages, section_heading
@@ -214,6 +215,7 @@ class QAPipeline:
     # ----- retrieval and extraction ----------------------------------------------------
     def _retrieve(self, query: str, filters: ChunkFilter, top_k: int) -> _Found:
         """Passages, scored answer units and the evidence verdict for one question."""
+        query = ranking_query(query, filters.named_by)
         query_embedding = self.embed_model.get_query_embedding(query)
         terms = self.analyzer.terms(query)
         weights = self.retriever.term_weights(terms)

@@ -43,6 +43,9 @@ class ChunkFilter:
     doc_group_names: tuple[str, ...] = ()  # how the question names each group ("660号文")
     # Documents the question names that the library does not hold ("《…条例》"): refused.
     absent: tuple[str, ...] = ()
+    # The question's words that chose ``doc_ids`` ("《上海市数据条例》", "数据要素×那个计划"):
+    # they describe every admitted passage, so passages are ranked without them.
+    named_by: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:

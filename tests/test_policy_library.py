@@ -572,3 +572,42 @@ def test_a_title_written_without_book_title_marks_names_its_document() -> None:
     # a genre word alone still names the kind; a short title fragment names nothing
     assert referenced_documents("条例里怎么说的？", docs) == {"kfq", "ny"}
     assert referenced_documents("", docs) == set()
+
+
+def test_a_document_named_by_its_distinctive_words_and_genre_or_its_nickname() -> None:
+    """Planners say "十四五数字经济规划", "“数据要素×”行动计划", "数据要素×那个计划",
+    "一网通办那个决定", or the nickname a title carries ("数据二十条"): each names one
+    document (policies and a regulation). A phrase that merely precedes a genre word, or
+    words shared by documents of another genre, name none."""
+    from rag.docref import naming_words, referenced_documents, without_naming_words
+
+    docs = [
+        _doc_record("plan", "国务院关于印发“十四五”数字经济发展规划的通知", "规范性文件"),
+        _doc_record("x", "“数据要素×”三年行动计划（2024—2026年）", "规范性文件"),
+        _doc_record("yw", "上海市人民代表大会常务委员会关于进一步促进和保障“一网通办”改革的决定"),
+        _doc_record("bj", "北京市数字经济促进条例"),
+        _doc_record("zj", "浙江省数字经济促进条例"),
+        _doc_record(
+            "d20", "中共中央 国务院关于构建数据基础制度更好发挥数据要素作用的意见（“数据二十条”）"
+        ),
+        _doc_record(
+            "ss", "关于在国家数据基础设施建设先行先试中加强场景应用的实施方案", "规范性文件"
+        ),
+    ]
+    assert referenced_documents("十四五数字经济规划提了哪些目标？", docs) == {"plan"}
+    assert referenced_documents("“数据要素×”行动计划有哪些重点行动？", docs) == {"x"}
+    assert referenced_documents("数据要素×那个计划有硬指标吗？", docs) == {"x"}
+    assert referenced_documents("一网通办那个决定说了什么？", docs) == {"yw"}
+    assert referenced_documents("数字经济条例对人才怎么规定？", docs) == {"bj", "zj"}
+    assert referenced_documents("“数据二十条”是谁发的？", docs) == {"d20"}
+    # not names: a phrase before another genre word, a generic word before 意见
+    assert referenced_documents("数据基础设施的解决方案有哪些？", docs) == set()
+    assert referenced_documents("你们的意见是什么？", docs) == set()
+    # once the documents are chosen, the words that named them do not rank their passages
+    question = "把十四五数字经济规划和“数据要素×”行动计划放在一起看，各自提出了哪些量化目标？"
+    words = naming_words(question, docs)
+    assert "十四五数字经济规划" in words and "数据要素×”行动计划" in words
+    assert "数字经济" not in without_naming_words(question, words)
+    assert (
+        without_naming_words("《上海市数据条例》", ["《上海市数据条例》"]) == "《上海市数据条例》"
+    )
