@@ -10,7 +10,8 @@ about something the documents lack is still refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import yaml
@@ -73,19 +74,39 @@ class Thesaurus:
         return cls(groups)
 
     def find(self, text: str) -> list[tuple[str, list[str]]]:
-        """Non-overlapping thesaurus phrases of ``text`` (longest first), with alternatives."""
+        """Non-overlapping thesaurus phrases of ``text`` (longest first), with alternatives.
+
+        A two-character verb-object word is separable in Chinese (离合词): a quantity or an
+        aspect particle goes between verb and object ("收点钱", "交了钱", "收过费"). Such a
+        wording is found as its phrase, and reported as written, with the phrase among its
+        alternatives."""
         taken = [False] * len(text)
-        found: list[tuple[int, str]] = []
+        found: list[tuple[int, str, list[str]]] = []
         for phrase in self._phrases:
-            start = text.find(phrase)
-            while start >= 0:
-                end = start + len(phrase)
+            for match in _occurrences(phrase, text):
+                start, end = match.span()
                 if not any(taken[start:end]):
-                    taken[start:end] = [True] * len(phrase)
-                    found.append((start, phrase))
+                    taken[start:end] = [True] * (end - start)
+                    written = match.group(0)
+                    alternatives = self._alternatives[phrase]
+                    if written != phrase:
+                        alternatives = [phrase, *alternatives]
+                    found.append((start, written, alternatives))
                     break
-                start = text.find(phrase, start + 1)
-        return [(phrase, self._alternatives[phrase]) for _, phrase in sorted(found)]
+        return [(written, alternatives) for _, written, alternatives in sorted(found)]
+
+
+# What may stand inside a separable two-character word: a small quantity or an aspect particle.
+_SEPARABLE_INSERT = "(?:一点儿?|一些|点儿?|些|了点|了|过|个)"
+
+
+def _occurrences(phrase: str, text: str) -> Iterator[re.Match[str]]:
+    """The phrase's occurrences, first the contiguous ones; a two-character phrase also with
+    a quantity or aspect particle inside."""
+    yield from re.finditer(re.escape(phrase), text)
+    if len(phrase) == 2:
+        pattern = re.escape(phrase[0]) + _SEPARABLE_INSERT + re.escape(phrase[1])
+        yield from re.finditer(pattern, text)
 
 
 def alternative_term(phrase: str, alternatives: list[str]) -> str:

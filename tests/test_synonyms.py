@@ -57,6 +57,8 @@ def test_the_generic_vocabulary_serves_a_library_without_the_papers_file(
         ),
         # a regulation: 不收取费用 (as 政府信息公开条例 words it)
         ("申请政府信息要交钱吗？", "行政机关依申请提供政府信息，不收取费用。"),
+        # a separable verb-object word with a quantity inside (收点钱), against a regulation
+        ("公共数据开放要收点钱吗？", "公共数据开放，不得收取费用。"),
     ],
 )
 def test_colloquial_money_words_meet_the_official_wording(question: str, passage: str) -> None:
@@ -78,6 +80,19 @@ def test_longest_phrase_wins_and_matches_do_not_overlap() -> None:
     assert thesaurus.find("系统没人维护怎么办") == [("没人维护", ["缺乏运维"])]
     assert [p for p, _ in thesaurus.find("维护和没人维护")] == ["维护", "没人维护"]
     assert thesaurus.find("") == []
+
+
+def test_a_separable_word_is_found_with_a_quantity_or_particle_inside() -> None:
+    """Chinese verb-object words split around a quantity or an aspect particle (离合词):
+    收点钱 / 交了钱 / 收过费 are 收钱 / 交钱 / 收费, reported as written; other two-character
+    phrases are not split at will, and a longer phrase never is."""
+    thesaurus = Thesaurus([["收钱", "收费", "收取费用"], ["交钱", "付费"], ["没人用", "闲置"]])
+    assert thesaurus.find("能不能收点钱") == [("收点钱", ["收钱", "收费", "收取费用"])]
+    assert thesaurus.find("要先交了钱吗")[0][0] == "交了钱"
+    assert thesaurus.find("收过费没有")[0] == ("收过费", ["收费", "收钱", "收取费用"])
+    assert thesaurus.find("收钱和收点钱")[0][0] == "收钱"  # the contiguous wording first
+    assert thesaurus.find("收入和钱款") == []  # a word between that is not a quantity
+    assert thesaurus.find("没人点用") == []
 
 
 def test_a_phrase_in_two_groups_gets_both_groups_alternatives() -> None:
