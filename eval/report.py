@@ -340,10 +340,11 @@ def _tagging_table(run: EvalRun) -> str:
         for s in t["labels"]
     )
     return (
-        f"<h2>维度/路径标签（{t['passages']} 个人工标注片段）</h2>"
+        f"<h2>维度/路径标签（{t['passages']} 个人工标注的测试片段）</h2>"
         "<table><tr><th>标签</th><th>精确率</th><th>召回率</th><th>F1</th><th>正例数</th></tr>"
-        f"{rows}</table><p class='small'>宏平均 F1 {t['macro_f1']:.3f}；"
-        f"5 折交叉验证（校准时不见被测片段）宏平均 F1 {t['cross_validated_macro_f1']:.3f}。</p>"
+        f"{rows}</table><p class='small'>宏平均 F1 {t['macro_f1']:.3f}（5 折留出：每折的片段由"
+        f"未见过它们的分类器打标签，训练用 {t.get('training_passages', 0)} 个训练片段和其余各折）；"
+        f"无分类器时的描述相似度回退 {t['fallback_macro_f1']:.3f}。</p>"
     )
 
 

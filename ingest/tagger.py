@@ -5,19 +5,24 @@ Evidence, strongest first:
    "4.2 管理维度:…"): the label is assigned, score 1.0;
 2. lexicon: the label's keywords occur in the chunk or in the headings above it (a heading
    such as "（三）加强数据基础设施建设" passes its evidence down to the passages under it);
-3. embedding similarity of the chunk to the label's description, centred on the mean
-   similarity to the other labels of the same kind (so a passage close to every label gains
-   nothing).
+3. a linear classifier per label on the chunk's own vector (the one ingest stores, so it
+   costs a dot product), trained on passages labelled blind by ``python -m eval.tagging
+   --calibrate`` for the embedder that built the index;
+4. without such a classifier (another embedder): the lexicon and the embedding similarity of
+   the chunk to the label's description, centred on the mean similarity to the other labels
+   of the same kind (so a passage close to every label gains nothing), mixed with a weight
+   per kind.
 
-The two graded signals are mixed with a weight per kind and a label is assigned when its
-score reaches that label's threshold. Weights and thresholds are not hand-set: they are read
-from a calibration file written by ``python -m eval.tagging --calibrate`` from passages
-labelled blind. A chunk without enough evidence stays untagged: a forced label would let
-filters show passages that are not about it.
+A label is assigned when its score reaches that label's threshold. Classifiers, weights and
+thresholds are not hand-set: they are read from a calibration file written by
+``python -m eval.tagging --calibrate`` from passages labelled blind. A chunk without enough
+evidence stays untagged: a forced label would let filters show passages that are not about it.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -35,6 +40,30 @@ DEFAULT_CALIBRATION = Path(__file__).resolve().parents[1] / "rag" / "calibration
 
 
 @dataclass(frozen=True)
+class LabelClassifier:
+    """P(label | chunk) = sigmoid(weights · v + bias) for the normalised chunk vector v."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    def probability(self, vector: np.ndarray) -> float:
+        z = float(np.dot(np.asarray(self.weights, dtype=np.float32), vector)) + self.bias
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    @classmethod
+    def from_json(cls, entry: dict) -> LabelClassifier:
+        return cls(tuple(float(w) for w in entry["w"]), float(entry["b"]), float(entry["t"]))
+
+    def to_json(self) -> dict:
+        return {
+            "w": [round(w, 5) for w in self.weights],
+            "b": round(self.bias, 5),
+            "t": round(self.threshold, 4),
+        }
+
+
+@dataclass(frozen=True)
 class TagCalibration:
     """Mixing weight of the lexicon per kind, the similarity temperature and a threshold
     per label name (labels without one use ``default_threshold``)."""
@@ -48,6 +77,9 @@ class TagCalibration:
     # Beside a label its heading names, another label of the same kind must close this share
     # of the gap between its threshold and 1: the heading already says what the passage is about.
     beside_structure: float = 0.5
+    # Per embedder id (the index's ``model_name``): per label name, a logistic classifier on
+    # the normalised chunk vector and the probability at which the label is assigned.
+    classifiers: dict[str, dict[str, LabelClassifier]] = field(default_factory=dict)
 
     def threshold(self, label: Label, beside_structure: bool = False) -> float:
         bar = self.thresholds.get(label.name, self.default_threshold)
@@ -69,6 +101,12 @@ class TagCalibration:
                 thresholds={k: float(v) for k, v in raw["thresholds"].items()},
                 default_threshold=float(raw.get("default_threshold", 0.5)),
                 beside_structure=float(raw.get("beside_structure", 0.5)),
+                classifiers={
+                    embedder: {
+                        name: LabelClassifier.from_json(entry) for name, entry in labels.items()
+                    }
+                    for embedder, labels in raw.get("classifiers", {}).items()
+                },
             )
         except FileNotFoundError as exc:
             raise ConfigError(f"找不到标签校准文件 {path}（CITYQA_TAG_CALIBRATION_FILE）") from exc
@@ -82,8 +120,12 @@ class TagCalibration:
             "thresholds": self.thresholds,
             "default_threshold": self.default_threshold,
             "beside_structure": self.beside_structure,
+            "classifiers": {
+                embedder: {name: c.to_json() for name, c in labels.items()}
+                for embedder, labels in self.classifiers.items()
+            },
         }
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
 
 @dataclass(frozen=True)
@@ -122,6 +164,25 @@ class TaxonomyTagger:
         texts = [_label_text(lb) for lb in taxonomy.all_labels]
         vectors = np.asarray(embed_model.get_text_embedding_batch(texts), dtype=np.float32)
         self._label_vectors = _normalise(vectors)
+        self.embedder_id = str(getattr(embed_model, "model_name", ""))
+
+    @property
+    def classifiers(self) -> dict[str, LabelClassifier]:
+        """The trained classifiers for this embedder (none: the description similarity)."""
+        found = self.calibration.classifiers.get(self.embedder_id, {})
+        return found if all(lb.name in found for lb in self.taxonomy.all_labels) else {}
+
+    def with_classifiers(self, classifiers: dict[str, LabelClassifier]) -> TaxonomyTagger:
+        """This tagger with other classifiers for its embedder (none: the fallback)."""
+        clone = copy.copy(self)
+        clone.calibration = dataclasses.replace(
+            self.calibration,
+            classifiers={**self.calibration.classifiers, self.embedder_id: classifiers},
+        )
+        return clone
+
+    def without_classifiers(self) -> TaxonomyTagger:
+        return self.with_classifiers({})
 
     def evidence(
         self, text: str, section: str, embedding: Sequence[float]
@@ -147,21 +208,33 @@ class TaxonomyTagger:
         return weight * lexicon + (1.0 - weight) * similarity
 
     def score(self, text: str, section: str, embedding: Sequence[float]) -> list[LabelScore]:
+        classifiers = self.classifiers
+        vector = _normalise(np.asarray([embedding], dtype=np.float32))[0]
         scores = []
         for label, structural, lexicon, centred in self.evidence(text, section, embedding):
-            value = 1.0 if structural else self.mix(label, lexicon, centred)
+            if structural:
+                value = 1.0
+            elif classifiers:
+                # below 1.0, which only a heading naming the label gives
+                value = min(classifiers[label.name].probability(vector), 0.999)
+            else:
+                value = self.mix(label, lexicon, centred)
             scores.append(LabelScore(label, round(value, 3)))
         return scores
+
+    def bar(self, label: Label, beside_structure: bool = False) -> float:
+        """The score at which ``label`` is assigned."""
+        classifier = self.classifiers.get(label.name)
+        if classifier is None:
+            return self.calibration.threshold(label, beside_structure)
+        bar = classifier.threshold
+        return bar + (1.0 - bar) * self.calibration.beside_structure if beside_structure else bar
 
     def assign(self, scores: list[LabelScore], kind: Kind) -> list[LabelScore]:
         """Labels of one kind the evidence supports; none when nothing reaches its threshold."""
         own = [s for s in scores if s.label.kind == kind]
         structural = any(s.score >= 1.0 for s in own)
-        chosen = [
-            s
-            for s in own
-            if s.score >= 1.0 or s.score >= self.calibration.threshold(s.label, structural)
-        ]
+        chosen = [s for s in own if s.score >= 1.0 or s.score >= self.bar(s.label, structural)]
         return sorted(chosen, key=lambda s: -s.score)
 
     def tag(self, node: TextNode, embedding: Sequence[float]) -> None:

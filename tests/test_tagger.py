@@ -205,13 +205,33 @@ def test_tagging_policy_and_regulation_passages(
     assert path in _names(node.metadata["paths"])
 
 
+def test_trained_classifiers_serve_the_embedder_they_were_trained_for(
+    tagger, taxonomy: Taxonomy, embedder
+) -> None:
+    """The shipped calibration carries a classifier per label for the bundled embedder; an
+    embedder without classifiers gets the description-similarity fallback, never a mix of
+    another embedder's weights."""
+    names = {lb.name for lb in taxonomy.all_labels}
+    assert set(tagger.classifiers) == names
+    stranger = TaxonomyTagger(taxonomy, embedder)
+    stranger.embedder_id = "some-other-model"
+    assert stranger.classifiers == {}
+    text, section = "推进公共数据授权运营，培育数据交易市场。", "二、重点任务"
+    vector = embedder.get_text_embedding(f"{section}\n{text}")
+    trained = {s.label.name: s.score for s in tagger.score(text, section, vector)}
+    fallback = {s.label.name: s.score for s in stranger.score(text, section, vector)}
+    assert trained != fallback
+    assert all(0.0 <= v < 1.0 for v in trained.values())  # 1.0 only from a heading
+
+
 def test_tagger_against_blind_labels_keeps_its_measured_level() -> None:
-    """The eval report's tagging table, on the 90 passages labelled blind: a change that loses
-    evidence (or tags everything) shows up here. Measured 0.69 shipped / 0.59 cross-validated."""
+    """The eval report's tagging table, on the 90 passages labelled blind, each tagged by
+    classifiers that never saw it: a change that loses evidence (or tags everything) shows up
+    here. Measured 0.74 held out (0.69 for the description-similarity fallback)."""
     from eval.tagging import summary
 
     result = summary()
-    assert result["passages"] >= 80
-    assert result["macro_f1"] >= 0.65
-    assert result["cross_validated_macro_f1"] >= 0.55
+    assert result["passages"] >= 80 and result["training_passages"] >= 120
+    assert result["macro_f1"] >= 0.70
+    assert result["fallback_macro_f1"] >= 0.6
     assert {s["label"] for s in result["labels"]} == set(DIMENSIONS) | set(PATHS)
