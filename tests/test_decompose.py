@@ -204,10 +204,8 @@ def test_parts_are_answered_from_the_document_the_message_is_about(laws_library)
     assert not answer.refused and "三万到五万人口" in answer.text, answer.text
 
 
-
-
 def test_a_classification_question_gets_the_sentence_that_classifies(laws_library) -> None:
-    """"X分为哪几类" is answered by the sentence where X 分为…: the verb is what the question
+    """ "X分为哪几类" is answered by the sentence where X 分为…: the verb is what the question
     asks about, not a frame word (a regulation and a policy text)."""
     assistant = laws_library
     terms = assistant.retriever.analyzer.terms("开发区分为哪几类？")

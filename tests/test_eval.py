@@ -342,9 +342,7 @@ def test_vanilla_baseline_cites_its_top_node_and_never_refuses(
         assert len(run.retrieved) == 10 and run.citations[0].text == run.retrieved[0]
 
 
-def test_vanilla_baseline_indexes_a_document_added_on_its_own(
-    tmp_path: Path, corpus_index
-) -> None:
+def test_vanilla_baseline_indexes_a_document_added_on_its_own(tmp_path: Path, corpus_index) -> None:
     """The generalisation set adds single law files, not folders: the baseline must index
     them too, or it is compared on a library without the documents asked about."""
     from eval.dataset import corpus_files
