@@ -611,3 +611,16 @@ def test_a_document_named_by_its_distinctive_words_and_genre_or_its_nickname() -
     assert (
         without_naming_words("《上海市数据条例》", ["《上海市数据条例》"]) == "《上海市数据条例》"
     )
+
+
+def test_questions_about_the_document_itself_keep_the_words_that_name_it() -> None:
+    from rag.docref import ranking_query
+
+    named = ["《上海市数据条例》"]
+    assert (
+        ranking_query("《上海市数据条例》对公共数据开放怎么规定？", named)
+        == "对公共数据开放怎么规定？"
+    )
+    for question in ("《上海市数据条例》什么时候施行？", "《上海市数据条例》是哪个机关发布的？"):
+        assert ranking_query(question, named) == question
+    assert ranking_query("公共数据怎么开放？", []) == "公共数据怎么开放？"
