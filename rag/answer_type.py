@@ -53,6 +53,9 @@ _QUANTITY = re.compile(
     r"(?<![\d.—\-–月])(?!\d{4}\s*年)\d+(?:\.\d+)?(?![\d.]|\s*(?:月|号|[—\-–]\s*\d))"
     rf"|(?<![第{_CN_NUMERAL}])[{_CN_NUMERAL}]+{UNIT}"
     rf"|百分之[{_CN_NUMERAL}点]+|[%％]"
+    # A multiple of a base is a quantity too: plans set targets as "规模倍增", "翻一番",
+    # laws cut fees "减半收取".
+    r"|倍增|翻了?[一两二三四]?番|减半"
 )
 
 _GENERIC_FIELD = r"有关|相关|其他|其它|行业|职能|业务|责任|同级|政府|主管|上级|下级|各[级类]"

@@ -41,6 +41,16 @@ RARE_WORD_INFO = 12.0
 # "几年", "几天" ask a number in that unit as "多少年" does; "近几年", "好几天" state one.
 _ASKED_UNIT = re.compile(rf"(?:多少|(?<![好这那十近前后])几)({MEASURE_UNIT})")
 _QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比例|金额|排名")
+# The interrogatives proper: "规模/比例/…" only name a quantity and may be the measured noun
+# itself ("交易规模要涨到多少"), so an interrogative in the clause is where the question asks.
+_QUANTITY_INTERROGATIVE = re.compile(r"多少|多大|多长|多高|第几")
+# A verb with the resultative complement 到/至 right before the interrogative ("涨到多少",
+# "提高至多少") is the predicate of the question; the measured thing is its subject.
+_RESULTATIVE_VERB = re.compile(r"[\u4e00-\u9fff]+[到至]$")
+# Nouns that name a kind of quantity, not what is measured: in "交易规模要涨到多少" and
+# "经费占生产总值的比例是多少" the measured thing is their modifier (交易, 生产总值), and the
+# passage may state the quantity without the noun ("交易规模倍增" does, "占…百分之四" not).
+_QUANTITY_NOUN = frozenset({"规模", "比例", "比重", "占比", "金额", "数量", "总量", "总额", "排名"})
 _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
 _ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
 _MEASURE_WORDS = frozenset("篇份个本部")
@@ -265,7 +275,7 @@ def quantity_focus(question: str, terms: QueryTerms) -> str | None:
     if clause is None:
         return None
     question = clause  # "有多少个？统计截至什么时候？": only the clause that asks the number
-    match = _QUANTITY_QUESTION.search(question)
+    match = _QUANTITY_INTERROGATIVE.search(question) or _QUANTITY_QUESTION.search(question)
     assert match is not None
     if _ASKED_UNIT.match(question, match.start()):
         return None  # "多少天内给我回话": the unit is what is measured, not the verb after it
@@ -274,8 +284,17 @@ def quantity_focus(question: str, terms: QueryTerms) -> str | None:
     if after and question[match.end() :].strip(" ？?。"):
         return min(after)[1]
     before = [(question.rfind(term_forms(t)[0], 0, match.start()), t) for t in terms.content]
-    before = [(pos, t) for pos, t in before if pos >= 0]
-    return max(before)[1] if before else None
+    before = [(pos, t) for pos, t in before if pos >= 0 and not _predicate(question, pos, t, match)]
+    measured = [(pos, t) for pos, t in before if t not in _QUANTITY_NOUN]
+    return max(measured or before)[1] if before else None
+
+
+def _predicate(question: str, pos: int, term: str, asked: re.Match[str]) -> bool:
+    """Whether ``term`` at ``pos`` is a "V到/V至" verb directly before the interrogative."""
+    end = pos + len(term_forms(term)[0])
+    between = question[end : asked.start()].strip()
+    # The complement is part of the term ("涨到") or was left out of it as a function word.
+    return bool(_RESULTATIVE_VERB.search(term + between)) and len(between) <= 1
 
 
 def missing_specific(

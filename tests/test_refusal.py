@@ -385,6 +385,11 @@ def test_answer_types_in_official_wording(question: str, sentence: str, missing:
         ("暂扣的车最多能扣几天？", "暂扣期限不得超过三十日。", []),
         ("试点要搞几年？", "试点期为三年。", []),
         ("试点要搞几年？", "首批遴选100个试点项目。", ["数量"]),
+        # a multiple of a base states the quantity ("倍增", "翻一番", "减半": a plan, a law)
+        ("数据交易规模要涨到多少？", "数据产业年均增速超过20%，数据交易规模倍增。", []),
+        ("收入规模要达到多少？", "到2025年，产业收入规模翻一番。", []),
+        ("养犬管理服务费交多少？", "鳏寡老人养犬的，减半收取第一年管理服务费。", []),
+        ("数据交易规模要涨到多少？", "数据交易规模持续扩大，市场日益活跃。", ["数量"]),
     ],
 )
 def test_quantities_stand_next_to_what_is_counted(
@@ -407,6 +412,14 @@ def test_quantities_stand_next_to_what_is_counted(
         ("平台要在多少日内完成上线？", None),
         # the measured thing is still the noun the interrogative asks of
         ("全国有多少个城市建成了数据开放平台？", "城市"),
+        # "V到/V至多少": the verb is the predicate, its subject is measured; a noun naming a
+        # kind of quantity (规模, 比例) stands for the thing it modifies
+        ("数据交易规模要涨到多少？", "数据交易"),
+        ("公共数据开放比例要提高至多少？", "开放"),
+        ("这个条例规定的滞纳金上限涨到多少了？", "上限"),
+        ("城市生命线监测覆盖率要达到多少？", "覆盖率"),
+        ("研发经费占地区生产总值的比例是多少？", "生产总值"),
+        ("规模有多大？", "规模"),
     ],
 )
 def test_a_unit_after_the_interrogative_is_the_measured_thing(
