@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from rag.answer_type import missing_types
+from rag.answer_type import missing_types, names_answer_category
 from rag.answerability import AnswerabilityModel
 from rag.decompose import question_parts, questions_about_documents, split_parallel
 from rag.docinfo import (
@@ -228,9 +228,14 @@ class QAPipeline:
         focus = self.taxonomy.mentions(query) if self.taxonomy is not None else []
         names = [t for t in terms.specific if corpus.contains(t) and not _DIGITS.search(t)]
         units = self.extractive.score_units(query_embedding, candidates, weights, focus, names)
+        # The category a "哪个省份/哪些部门" question asks for is checked as an answer type;
+        # the passages name an instance of it, not the category word.
+        judged = {
+            t: w for t, w in weights.items() if not names_answer_category(query, t)
+        } or weights
         evidence = assess(
             passages,
-            weights,
+            judged,
             missing,
             max((u.score for u in units), default=0.0),
             quantity_focus(query, terms),

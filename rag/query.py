@@ -23,6 +23,8 @@ from rag.termindex import TermIndex
 _SPECIFIC_POS = ("ns", "nr", "nrt", "nrfg", "nt", "nz", "eng")
 # Nouns and verbs; paraphrase verbs the corpus never uses ("涵盖") are damped in idf_weights.
 _CONTENT_POS = ("n", "v", "eng", "i", "l", "j", "b", "x")
+# Words of asking and of the document speaking about itself (它提到/点名/列出, 开头说): they
+# say where or how the text says something, not what it says.
 _QUESTION_WORD_TEXT = """
     什么 哪些 哪个 哪里 哪 几 几个 多少 如何 怎么 怎样 为什么 为何 是否 吗 呢 请问 介绍 说明
     简述 概括 主要 具体 内容 情况 分别 有 是 的 了 呢 吧 哪几 那 那么 它 其 这 该 此 关于 请
@@ -30,9 +32,16 @@ _QUESTION_WORD_TEXT = """
     论文 本文 文章 该文 报告 资料 文件 文档 作者 研究 原文 文中 提出 认为 方面 做 做了 哪方面
     给出 答案 回答 描述 阐述 论述 归纳 看待 看法 观点 有没有 有无 参考 借鉴 例子 举例 原因
     离不开 必须 必要 要不要 应当 为啥 到底 究竟 讲讲 说说 谈谈 聊聊 看看 介绍介绍
-    东西 事情 事儿 时候 组成 构成 部分 说法 大家 起来"""
+    东西 事情 事儿 时候 组成 构成 部分 说法 大家 起来
+    点名 提及 写到 写明 列出 开头 结尾"""
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_TEXT.split())
-_INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎)")
+_INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎|多[大长久高远宽深重]$)")
+# jieba merges a verb and the interrogative after it into one unknown word ("建多大", tagged as a
+# name): such a token is the predicate of the question, not a term to find in the passages.
+_EMBEDDED_INTERROGATIVE = re.compile(r".(?:多少|多大|多久|多长|多高|多远|什么|啥)")
+# 多 + an adjective of measure is the interrogative (多大, 多长): in "留多大面积" jieba cuts
+# 多 / 大面积, and only the rest ("面积") is the measured noun.
+_MEASURE_ADJECTIVE = "大长高远久宽深重"
 # -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.
 COMMON_WORD_INFO = 8.0
 RARE_WORD_INFO = 12.0
@@ -52,7 +61,10 @@ _RESULTATIVE_VERB = re.compile(r"[\u4e00-\u9fff]+[到至]$")
 # passage may state the quantity without the noun ("交易规模倍增" does, "占…百分之四" not).
 _QUANTITY_NOUN = frozenset({"规模", "比例", "比重", "占比", "金额", "数量", "总量", "总额", "排名"})
 _CLAUSE = re.compile(r"[^？?。！!；;，,]+")
-_ACTOR = re.compile(r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为|在|对|向|给|帮助|参与)")
+# 为 before 了/何/什么 is the conjunction "in order to" or "why", not the preposition.
+_ACTOR = re.compile(
+    r"^([\u4e00-\u9fffA-Za-z0-9]{2,8}?)(?:公司|集团)?(?:为(?!了|何|啥|什么)|在|对|向|给|帮助|参与)"
+)
 _MEASURE_WORDS = frozenset("篇份个本部")
 _NOT_NAME_POS = ("r", "t", "d", "m", "u", "p", "c", "f")
 _SELF_REFERENCES = ("我", "咱", "本", "该", "这", "那", "各", "城市", "政府", "论文", "文章")
@@ -155,9 +167,15 @@ class QueryAnalyzer:
     def _content_words(self, pairs: list[tuple[str, str]], specific: list[str]) -> list[str]:
         """Content words of a segmented text; names and numbers are also added to ``specific``."""
         content = []
+        previous = ""
         for word, flag in pairs:
-            word = word.strip()
+            word, after_duo = word.strip(), previous == "多"
+            previous = word or previous
+            if after_duo and len(word) >= 3 and word[0] in _MEASURE_ADJECTIVE:
+                word, flag = word[1:], "n"  # 多 / 大面积 -> 多大 / 面积
             if not word or word in _QUESTION_WORDS or _INTERROGATIVE.match(word):
+                continue
+            if _EMBEDDED_INTERROGATIVE.search(word):
                 continue
             if word[0] in _MEASURE_WORDS and word[1:] in _QUESTION_WORDS:
                 continue  # "这篇文章" segmented as 这 / 篇文章

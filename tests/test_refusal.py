@@ -214,6 +214,51 @@ def test_a_chatty_opening_clause_is_not_an_actor() -> None:
     analyzer = QueryAnalyzer(ChineseTokenizer())
     assert analyzer.terms("最早那几年大家还在琢磨智慧城市是什么？").subject == ""
     assert analyzer.terms("字节跳动为成都公园城市提供了哪些技术支持？").subject == "字节跳动"
+    # 为了 is "in order to": the words before it are no actor (a policy's preamble)
+    assert analyzer.terms("开头说是为了落实哪份文件？").subject == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "kept", "dropped"),
+    [
+        # jieba merges a verb with the interrogative after it ("建多大", a policy's target) or
+        # cuts 多 / 大面积 (a regulation's land use): the interrogative is no term, the noun is
+        ("要求建多大带宽的全光连接？", ["带宽", "连接"], ["建多大"]),
+        ("卫生院用地要留多大面积？", ["卫生院", "面积"], ["大面积", "多大"]),
+        ("违规了最高罚多少钱？", ["违规"], ["罚多少"]),
+        # the document speaking about itself (点名, 开头说) is not what it says
+        ("意见里点名支持哪个省份先行先试？", ["支持", "先行"], ["点名"]),
+        ("条例开头说要把北京建成什么样的城市？", ["北京", "城市"], ["开头"]),
+    ],
+)
+def test_interrogatives_and_speech_about_the_document_are_not_terms(
+    tokenizer, question: str, kept: list[str], dropped: list[str]
+) -> None:
+    from rag.query import QueryAnalyzer
+
+    content = QueryAnalyzer(tokenizer).terms(question).content
+    assert all(k in content for k in kept), content
+    assert not any(d in content for d in dropped), content
+
+
+@pytest.mark.parametrize(
+    ("question", "noun", "category"),
+    [
+        # "哪个省份/哪个部门/哪家公司" ask for an instance (浙江, 市数据局, …有限公司): the
+        # category word need not be in the passage (a policy, a regulation, the paper)
+        ("意见里点名支持哪个省份先行先试？", "省份", True),
+        ("档案要移交给哪个部门？", "部门", True),
+        ("平台是哪家公司开发建设的？", "公司", True),
+        # the predicate after "由谁" and the other nouns stay terms
+        ("管委会主任由谁任命？", "任命", False),
+        ("哪些城市建成了数据开放平台？", "平台", False),
+        ("数据要交给哪个部门登记？", "数据", False),
+    ],
+)
+def test_the_category_an_answer_type_asks_for(question: str, noun: str, category: bool) -> None:
+    from rag.answer_type import names_answer_category
+
+    assert names_answer_category(question, noun) is category
 
 
 def test_a_quoted_content_word_is_one_term_and_classifying_verbs_are_content() -> None:
