@@ -40,6 +40,7 @@ from rag.query import (
     measured_wordings,
     missing_specific,
     quantity_focus,
+    target_years,
 )
 from rag.refusal import Evidence, asks_in_chinese, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
@@ -50,6 +51,7 @@ from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
 from rag.verify import MARKER, CitationVerifier, faithfulness, strip_footnotes
 
 _DIGITS = re.compile(r"\d")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 ANSWER_PASSAGES = 4  # passages the answer may draw on (of the top_k retrieved)
 
 
@@ -336,6 +338,13 @@ class QAPipeline:
         missing = self._missing_types(query, found, chosen)
         if missing:
             return [], f"资料中没有给出问题所问的{'、'.join(missing)}"
+        # "到2035年要达到多少" is not answered by what holds in 2020 or by 2028.
+        # When it names other years too ("2020年是多少、到2025年要到多少"), a sentence about
+        # one of them answers a part.
+        years = target_years(query)
+        named = years + [y for y in _YEAR.findall(query) if y not in years]
+        if years and not any(y in u.text for y in named for u in chosen):
+            return [], f"资料中没有关于{'、'.join(y + '年' for y in years)}的内容"
         # "“2”指什么" is not answered by a sentence that never says “2”.
         unexplained = [q for q in defined_items(query) if not any(q in u.text for u in chosen)]
         if unexplained:

@@ -252,6 +252,16 @@ def defined_items(question: str) -> list[str]:
     return [f"“{q}”" for m in _DEFINED.finditer(question) for q in _QUOTED.findall(m.group(1))]
 
 
+# A target year ("到2035年", "截至2023年", "2026年底"): the question asks what holds by then, so
+# a sentence about another year ("2020年…达到7.8%", "到2028年…") does not answer it.
+_TARGET_YEAR = re.compile(r"(?:到|至|截至|截止)\s*(\d{4})\s*年|(\d{4})\s*年(?:底|末|前|中期)")
+
+
+def target_years(question: str) -> list[str]:
+    """The years a question sets as the time of what it asks ("到2035年要达到多少")."""
+    return list(dict.fromkeys(a or b for a, b in _TARGET_YEAR.findall(question)))
+
+
 def counted_thing(question: str) -> str:
     """What a quantity question counts, as the question words it ("数据集"), or ""."""
     match = _COUNTED.search(question)

@@ -624,3 +624,36 @@ def test_questions_about_the_document_itself_keep_the_words_that_name_it() -> No
     for question in ("《上海市数据条例》什么时候施行？", "《上海市数据条例》是哪个机关发布的？"):
         assert ranking_query(question, named) == question
     assert ranking_query("公共数据怎么开放？", []) == "公共数据怎么开放？"
+
+
+@pytest.mark.parametrize(
+    ("question", "year", "answered"),
+    [
+        # a target year is part of what is asked: the notice and the 660 opinion set their
+        # goals for named years, and a goal for another year does not answer
+        ("数字孪生那个通知里，到2026年要建成什么？", "2026", True),
+        ("数字孪生那个通知里，到2028年要建成什么？", "2028", False),
+        ("660号文提出到2030年要达到什么程度？", "2030", True),
+        ("660号文提出到2035年要达到什么程度？", "2035", False),
+    ],
+)
+def test_a_target_year_must_be_the_year_of_the_answer(
+    library, question: str, year: str, answered: bool
+) -> None:
+    answer = library.ask(question)
+    assert answer.refused is not answered, (answer.text, answer.refusal_reason)
+    if answered:
+        assert year in answer.text
+    else:
+        assert year in answer.refusal_reason
+
+
+def test_target_years_of_a_question() -> None:
+    from rag.query import target_years
+
+    assert target_years("到2035年核心产业占比要达到多少？") == ["2035"]
+    assert target_years("截至2023年8月，全国有多少个数据开放平台？") == ["2023"]
+    assert target_years("2026年底要打造多少个场景？") == ["2026"]
+    # a year that dates the document or an event sets no target
+    assert target_years("2024年印发的那份意见说了什么？") == []
+    assert target_years("条例自2022年1月1日起施行吗？") == []
