@@ -169,8 +169,32 @@ ANSWER_TYPES = (
 _POLAR_QUESTION = re.compile(r"[^。？?！!，,；;]*吗\s*[？?]?")
 
 
+# 几 after a verb in a clause that only sets the scene means "a few" (不定数): "挑几个点先试试，
+# 这段时间是哪几年？" asks for years, not a count. Only where a later clause of the sentence
+# asks its own question, and not in the frames that ask a count ("有几个", "一共几个").
+_SENTENCE = re.compile(r"[^。？?！!]+[。？?！!]?")
+_WH = re.compile(r"哪|什么|谁|怎|多少|几|啥|多大|多久|如何|为什么|为何")
+_TOTAL = re.compile(r"一共|总共|共计|总计|合计")
+_INDEFINITE_JI = re.compile(
+    r"(?<=[\u4e00-\u9fff])(?<![有是要需共哪好这那十近前后第])几(?=[个家项座条点处件次])"
+)
+
+
+def _asked_text(question: str) -> str:
+    """The question without what asks nothing: polar clauses and indefinite 几."""
+    out = []
+    for sentence in _SENTENCE.findall(_POLAR_QUESTION.sub("", question)):
+        clauses = re.split(r"(?<=[，,；;])", sentence)
+        if len(clauses) > 1 and _WH.search(clauses[-1]):
+            clauses = [
+                c if _TOTAL.search(c) else _INDEFINITE_JI.sub("", c) for c in clauses[:-1]
+            ] + clauses[-1:]
+        out.append("".join(clauses))
+    return "".join(out)
+
+
 def expected_types(question: str) -> list[AnswerType]:
-    asked = _POLAR_QUESTION.sub("", question)
+    asked = _asked_text(question)
     return [t for t in ANSWER_TYPES if t.question.search(asked)]
 
 
@@ -180,7 +204,7 @@ def names_answer_category(question: str, noun: str) -> bool:
     category word itself, and ``missing_types`` checks that an instance is there."""
     if not noun:
         return False
-    asked = _POLAR_QUESTION.sub("", question)
+    asked = _asked_text(question)
     for kind in ANSWER_TYPES:
         if kind.answer is None and not kind.pos:
             continue

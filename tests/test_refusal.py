@@ -381,6 +381,11 @@ def test_quoted_items_whose_meaning_is_asked(question: str, items: list[str]) ->
         ("县里要按几比几拿配套钱？", "应当按照规定的比例及时足额安排配套资金。", ["比例"]),
         ("县里要按几比几拿配套钱？", "市、县按1:1的比例安排配套资金。", []),
         ("近几年数据交易有什么变化？", "数据交易规模持续扩大。", []),
+        # 几 after a verb in a scene-setting clause is "a few" when a later clause asks its
+        # own question (the paper, a regulation); "一共建几个" still asks the count (a plan)
+        ("各地挑几个点先试试，这段时间是哪几年？", "2008—2012年为概念导入期。", []),
+        ("我们想先选几个街道试点，条例对试点有什么支持？", "对试点地区给予资金支持。", []),
+        ("一共建几个中心，分别在哪？", "建设一批区域中心。", ["数量"]),
         # a percentage answers a proportion; a money noun asks an amount only with 多少
         ("研发经费至少得拿出多大比例用在农业上？", "用于农业的部分，应当不低于百分之三十。", []),
         ("研究与开发费用中用于农业的计划由谁编制？", "科技部门负责编制。", []),
