@@ -76,14 +76,30 @@ def _quoted_heading(
         return []
     for passage in passages:
         parts = passage.section.split(" > ")
-        for depth in range(len(parts), 0, -1):
-            if not any(q in parts[depth - 1] for q in wanted):
+        skip = _title_depth(chunks(passage.doc_id))
+        for depth in range(len(parts), skip, -1):
+            if not any(_most_of(q, parts[depth - 1]) for q in wanted):
                 continue
             parent = " > ".join(parts[:depth])
             children = _first_chunk_per_child(passage.doc_id, parent, chunks)
             if len(children) >= MIN_CHILDREN:
                 return [Passage(c.id, c.text, c.metadata, score=1.0) for c in children]
     return []
+
+
+def _most_of(quoted: str, heading: str) -> bool:
+    """Whether a quoted phrase is the heading or most of it (without its ordinal): "“数字经济”"
+    is a word of the heading 《“十四五”数字经济发展规划》, not a name for that section."""
+    name = _ORDINAL.sub("", heading.strip()).rstrip("。．.；;：:")
+    return quoted in name and 2 * len(quoted) > len(name)
+
+
+def _title_depth(document: Sequence[ChunkRecord]) -> int:
+    """1 when a heading stands above every section of a document (its title, which is not
+    one of its sections), else 0."""
+    sections = [str(c.metadata.get("section", "")).split(" > ") for c in document]
+    roots = {parts[0] for parts in sections}
+    return 1 if len(roots) == 1 and all(len(parts) > 1 for parts in sections) else 0
 
 
 # The ordinal a heading starts with: "三、", "（二）", "3.2 ", "第四章 ".
@@ -113,10 +129,9 @@ def _named_heading(
     # What the question puts in book-title marks names a document, not a section.
     plain = _BOOK_TITLE.sub("", question)
     for doc_id in dict.fromkeys(p.doc_id for p in passages[:3]):
-        sections = [str(c.metadata.get("section", "")).split(" > ") for c in chunks(doc_id)]
-        # A heading above every section of a document is its title.
-        roots = {parts[0] for parts in sections}
-        skip = 1 if len(roots) == 1 and all(len(parts) > 1 for parts in sections) else 0
+        document = chunks(doc_id)
+        sections = [str(c.metadata.get("section", "")).split(" > ") for c in document]
+        skip = _title_depth(document)  # a document's title is not one of its sections
         for parts in sections:
             for depth, part in enumerate(parts, start=1):
                 name = _ORDINAL.sub("", part.strip()).rstrip("。．.；;：:")

@@ -657,3 +657,37 @@ def test_target_years_of_a_question() -> None:
     # a year that dates the document or an event sets no target
     assert target_years("2024年印发的那份意见说了什么？") == []
     assert target_years("条例自2022年1月1日起施行吗？") == []
+
+
+@pytest.mark.parametrize(
+    ("quoted", "heading", "names_it"),
+    [
+        # a quote names a section when it is the heading or most of it, without its ordinal
+        # (a policy's task, a regulation's chapter)
+        ("全领域推进城市数字化转型", "二、全领域推进城市数字化转型", True),
+        ("公共数据", "第三章 公共数据", True),
+        # a word of a longer heading or of the title is what the question is about, not a
+        # name for that part ("“数字经济”是怎么定义的")
+        ("数字经济", "“十四五”数字经济发展规划", False),
+        ("精细治理", "（四）推进城市精准精细治理。", False),
+    ],
+)
+def test_a_quote_names_a_heading_only_when_it_is_most_of_it(
+    quoted: str, heading: str, names_it: bool
+) -> None:
+    from rag.outline import _most_of
+
+    assert _most_of(quoted, heading) is names_it
+
+
+def test_a_document_title_above_every_section_is_not_a_section() -> None:
+    from rag.outline import _title_depth
+    from rag.store import ChunkRecord
+
+    def chunk(section: str) -> ChunkRecord:
+        return ChunkRecord("id", "text", {"section": section})
+
+    plan = [chunk("规划 > 一、现状"), chunk("规划 > 二、目标 > （一）总体目标")]
+    assert _title_depth(plan) == 1
+    regulation = [chunk("第一章 总则 > 第一条"), chunk("第二章 数据 > 第九条")]
+    assert _title_depth(regulation) == 0
