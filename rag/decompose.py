@@ -160,5 +160,20 @@ def question_parts(message: str) -> list[str]:
 # What names a document: a title in book-title marks, or a phrase ending in a genre word.
 _DOCUMENT_NAME = re.compile(
     r"《[^《》]{2,80}》"
-    r"|[\u4e00-\u9fff“”\"]{2,30}?(?:条例|规划|行动计划|计划|实施方案|方案|意见|指引|规定|决定)"
+    # titles also hold ×, ·, dashes and digits ("“数据要素×”三年行动计划", "十四五")
+    r"|[\u4e00-\u9fff“”\"×·—\d]{2,30}?(?:条例|规划|行动计划|计划|实施方案|方案|意见|指引|规定|决定)"
 )
+
+
+# "一共几个？", "总共有多少项？": a part that asks only how many of what the message lists.
+_BARE_COUNT = re.compile(
+    r"^(?:一共|总共|共计|总计|合计|共)?(?:有|是)?(?:几|多少)(?:个|项|类|条|种|方面|部分|块)?"
+    r"(?:呢|啊)?[？?。]*$"
+)
+
+
+def counts_the_list(parts: list[str]) -> bool:
+    """Whether every part but the first only asks how many: a list of all the items answers
+    that too ("重点行动覆盖了哪些行业领域？一共几个？")."""
+    rest = [_DOCUMENT_NAME.sub("", p).strip(" ，,") for p in parts[1:]]
+    return bool(rest) and all(_BARE_COUNT.match(r) for r in rest)

@@ -18,7 +18,12 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from rag.answer_type import missing_types, names_answer_category
 from rag.answerability import AnswerabilityModel
-from rag.decompose import question_parts, questions_about_documents, split_parallel
+from rag.decompose import (
+    counts_the_list,
+    question_parts,
+    questions_about_documents,
+    split_parallel,
+)
 from rag.docinfo import (
     DATE,
     INFO_HEADING,
@@ -156,6 +161,8 @@ class QAPipeline:
         supplement: list[tuple[Unit, Passage]] = []
         if filters.absent:
             pass  # refused below, whatever other documents say
+        elif outline and counts_the_list(parts):
+            pass  # all the parts of the section the list question names also say how many
         elif questions:
             multi = self._several_questions(question, questions, filters, top_k)
         elif parts and passages and query == question:  # a glued follow-up is one question

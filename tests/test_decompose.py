@@ -69,6 +69,10 @@ def test_each_item_is_answered(corpus_index) -> None:
                 "《“十四五”数字经济发展规划》印发机关和落款日期分别是什么？",
             ],
         ),
+        (  # a short name with × in it carries whole to the next part
+            "“数据要素×”行动计划是哪年印发的？由哪些部门印发？",
+            ["“数据要素×”行动计划是哪年印发的？", "“数据要素×”行动计划由哪些部门印发？"],
+        ),
     ],
 )
 def test_several_questions_are_split_and_keep_their_document(message, parts) -> None:
@@ -245,3 +249,20 @@ def test_what_answered_parts_found_is_added_once_after_the_whole_answer() -> Non
         "投资者应向开发区管理机构提出申请。",
     ]
     assert _merged(whole, []) == whole and _merged([], parts) == parts
+
+
+@pytest.mark.parametrize(
+    ("message", "counts"),
+    [
+        # a plan's and a regulation's list questions with a bare count after them
+        ("“数据要素×”行动计划的重点行动覆盖了哪些行业？一共几个？", True),
+        ("条例规定了哪些不得交易的情形？总共有多少种？", True),
+        # a second part that asks something of its own
+        ("有哪些重点任务？由谁牵头？", False),
+        ("按什么原则共享，靠哪几张清单来管？", False),
+    ],
+)
+def test_a_bare_count_after_a_list_question(message: str, counts: bool) -> None:
+    from rag.decompose import counts_the_list
+
+    assert counts_the_list(question_parts(message)) is counts

@@ -691,3 +691,12 @@ def test_a_document_title_above_every_section_is_not_a_section() -> None:
     assert _title_depth(plan) == 1
     regulation = [chunk("第一章 总则 > 第一条"), chunk("第二章 数据 > 第九条")]
     assert _title_depth(regulation) == 0
+
+
+def test_a_list_question_with_a_bare_count_lists_every_part(library) -> None:
+    """ "…有哪些？一共几项？": the section's parts, all of them, answer both."""
+    answer = library.ask("指导意见里“全领域推进城市数字化转型”分了哪几块任务？一共几项？")
+    assert not answer.refused, answer.text
+    tasks = ("（一）建立城市数字化共性基础", "（四）推进城市精准精细治理")
+    for child in tasks:
+        assert child in answer.text, answer.text
