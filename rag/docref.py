@@ -8,8 +8,10 @@ whichever text happens to score highest. Only used when the caller set no docume
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rag.catalog import DocRecord
 from rag.docinfo import asked_facts, asks_effect
@@ -23,6 +25,49 @@ _KIND_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"条例|法规"), "法规"),
 )
 _NOISE = re.compile(r"[\s“”\"'‘’「」（）()]")
+
+
+@dataclass(frozen=True)
+class _TitleForms:
+    """The forms of the library's titles that questions are compared with, computed once per
+    set of documents: per question, the work is a few substring tests per title, never a
+    regular expression per title (a provincial library holds thousands of documents)."""
+
+    plain: dict[str, str]  # doc id -> title without quotes, brackets and spaces
+    variants: dict[str, tuple[str, ...]]  # doc id -> plain title, and without 市/省 after the place
+    written: tuple[str, ...]  # the titles as written, and without 市/省 after the place
+    nicknames: dict[str, str]  # doc id -> the short name the title carries ("数据二十条")
+    places: dict[str, str]  # doc id -> the place the title begins with ("上海")
+    # a 4-character piece of a plain title -> the ids of the titles holding it
+    pieces: dict[str, frozenset[str]]
+
+
+def _forms(documents: Sequence[DocRecord]) -> _TitleForms:
+    return _title_forms(tuple((d.doc_id, d.title) for d in documents))
+
+
+@functools.lru_cache(maxsize=8)
+def _title_forms(titles: tuple[tuple[str, str], ...]) -> _TitleForms:
+    plain = {doc_id: _NOISE.sub("", title) for doc_id, title in titles}
+    variants = {
+        doc_id: tuple(dict.fromkeys((p, _PLACE.sub(r"\1", p, count=1))))
+        for doc_id, p in plain.items()
+    }
+    written = tuple(
+        v for _, title in titles for v in dict.fromkeys((title, _PLACE.sub(r"\1", title, count=1)))
+    )
+    pieces: dict[str, set[str]] = {}
+    for doc_id, p in plain.items():
+        for i in range(len(p) - MIN_SHORT_NAME_CHARS + 1):
+            pieces.setdefault(p[i : i + MIN_SHORT_NAME_CHARS], set()).add(doc_id)
+    return _TitleForms(
+        plain,
+        variants,
+        written,
+        {doc_id: n for doc_id, title in titles if (n := nickname(title))},
+        {doc_id: m.group(1) for doc_id, title in titles if (m := _PLACE.match(title))},
+        {piece: frozenset(ids) for piece, ids in pieces.items()},
+    )
 
 
 def referenced_documents(question: str, documents: Sequence[DocRecord]) -> set[str]:
@@ -75,12 +120,13 @@ def named_groups(question: str, documents: Sequence[DocRecord]) -> list[tuple[fr
             (at, frozenset(ids), name) for at, ids, name in _by_short_name(question, documents)
         ]
     if len(groups) < 2:
-        candidates = [d for d in documents if d.doc_id in referenced_documents(question, documents)]
+        referenced = referenced_documents(question, documents)
+        candidates = [d for d in documents if d.doc_id in referenced]
         by_place: dict[str, set[str]] = {}
+        places = _forms(documents).places
         for d in candidates or documents:
-            place = _PLACE.match(d.title)
-            if place:
-                by_place.setdefault(place.group(1), set()).add(d.doc_id)
+            if d.doc_id in places:
+                by_place.setdefault(places[d.doc_id], set()).add(d.doc_id)
         groups = [
             (question.find(place), frozenset(ids), place)
             for place, ids in by_place.items()
@@ -128,25 +174,23 @@ MIN_UNQUOTED_TITLE_CHARS = 6
 
 def _by_unquoted_title(question: str, documents: Sequence[DocRecord]) -> set[str]:
     asked = _NOISE.sub("", question)
-    found: set[str] = set()
-    for d in documents:
-        title = _NOISE.sub("", d.title)
-        if len(title) < MIN_UNQUOTED_TITLE_CHARS:
-            continue
-        variants = {title, _PLACE.sub(r"\1", title, count=1)}
-        if any(v in asked for v in variants if len(v) >= MIN_UNQUOTED_TITLE_CHARS):
-            found.add(d.doc_id)
-    return found
+    forms = _forms(documents)
+    return {
+        doc_id
+        for doc_id, variants in forms.variants.items()
+        if len(forms.plain[doc_id]) >= MIN_UNQUOTED_TITLE_CHARS
+        and any(v in asked for v in variants if len(v) >= MIN_UNQUOTED_TITLE_CHARS)
+    }
 
 
 def _by_title(question: str, documents: Sequence[DocRecord]) -> set[str]:
     found: set[str] = set()
+    plain = _forms(documents).plain if _TITLE.search(question) else {}
     for quoted in _TITLE.findall(question):
         wanted = _NOISE.sub("", quoted)
-        for d in documents:
-            title = _NOISE.sub("", d.title)
-            if wanted and (wanted in title or title in wanted):
-                found.add(d.doc_id)
+        found |= {
+            i for i, title in plain.items() if wanted and (wanted in title or title in wanted)
+        }
     return found
 
 
@@ -167,13 +211,19 @@ def _by_short_name(
     """(position, ids, wording) of each document named by a distinctive part of its title
     and its genre word; the longest distinctive part wins where several documents share the
     genre word."""
-    titles = {d.doc_id: _NOISE.sub("", d.title) for d in documents}
+    forms = _forms(documents)
     found: list[tuple[int, set[str], str]] = []
     for genre in _GENRE.finditer(question):
         before = _CLAUSE_BREAK.split(question[: genre.start()])[-1]
         window = _DEMONSTRATIVE.sub("", _NOISE.sub("", before))[-SHORT_NAME_WINDOW:]
         best: tuple[int, set[str], str] = (0, set(), "")
-        for doc_id, title in titles.items():
+        # only titles sharing a piece of the shortest length a name may have with the window
+        candidates: set[str] = set()
+        for i in range(len(window) - MIN_SHORT_NAME_CHARS + 1):
+            candidates |= forms.pieces.get(window[i : i + MIN_SHORT_NAME_CHARS], frozenset())
+        for doc_id, title in forms.plain.items():
+            if doc_id not in candidates:
+                continue
             if genre.group(0) not in title:
                 continue
             core = _named_part(window, title)
@@ -206,12 +256,9 @@ def naming_words(question: str, documents: Sequence[DocRecord]) -> list[str]:
         for m in _NUMBER.finditer(question)
         if any(d.doc_number.endswith(f"{m.group(1)}号") for d in documents)
     ]
-    asked = question
-    for d in documents:
-        for variant in (d.title, _PLACE.sub(r"\1", d.title, count=1)):
-            if len(variant) >= MIN_UNQUOTED_TITLE_CHARS and variant in asked:
-                words.append(variant)
-    words += [n for d in documents if (n := nickname(d.title)) and n in question]
+    forms = _forms(documents)
+    words += [v for v in forms.written if len(v) >= MIN_UNQUOTED_TITLE_CHARS and v in question]
+    words += [n for n in forms.nicknames.values() if n in question]
     words += [name for _, _, name in _by_short_name(question, documents)]
     return sorted(dict.fromkeys(words), key=len, reverse=True)
 
@@ -246,7 +293,7 @@ def nickname(title: str) -> str:
 
 
 def _by_nickname(question: str, documents: Sequence[DocRecord]) -> set[str]:
-    return {d.doc_id for d in documents if (n := nickname(d.title)) and n in question}
+    return {doc_id for doc_id, n in _forms(documents).nicknames.items() if n in question}
 
 
 def _named_part(window: str, title: str) -> str:
