@@ -43,7 +43,17 @@ class _TitleForms:
 
 
 def _forms(documents: Sequence[DocRecord]) -> _TitleForms:
-    return _title_forms(tuple((d.doc_id, d.title) for d in documents))
+    # A generation's document list is one object, never mutated (rag.store): the forms of the
+    # list last seen are reused without rebuilding the cache key.
+    last = _LAST_FORMS.get("documents")
+    if last is not None and last[0] is documents:
+        return last[1]
+    forms = _title_forms(tuple((d.doc_id, d.title) for d in documents))
+    _LAST_FORMS["documents"] = (documents, forms)
+    return forms
+
+
+_LAST_FORMS: dict[str, tuple[Sequence[DocRecord], _TitleForms]] = {}
 
 
 @functools.lru_cache(maxsize=8)

@@ -103,8 +103,11 @@ _SEPARABLE_INSERT = "(?:一点儿?|一些|点儿?|些|了点|了|过|个)"
 def _occurrences(phrase: str, text: str) -> Iterator[re.Match[str]]:
     """The phrase's occurrences, first the contiguous ones; a two-character phrase also with
     a quantity or aspect particle inside."""
-    yield from re.finditer(re.escape(phrase), text)
-    if len(phrase) == 2:
+    # A substring test first: the library's learned short names make thousands of phrases,
+    # and almost none occur in a given question.
+    if phrase in text:
+        yield from re.finditer(re.escape(phrase), text)
+    if len(phrase) == 2 and phrase[0] in text and phrase[1] in text:
         pattern = re.escape(phrase[0]) + _SEPARABLE_INSERT + re.escape(phrase[1])
         yield from re.finditer(pattern, text)
 
