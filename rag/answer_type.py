@@ -198,23 +198,28 @@ def expected_types(question: str) -> list[AnswerType]:
     return [t for t in ANSWER_TYPES if t.question.search(asked)]
 
 
-def names_answer_category(question: str, noun: str) -> bool:
-    """Whether ``noun`` is the category an answer-type interrogative asks for ("哪个省份",
+def answer_categories(question: str, nouns: Sequence[str]) -> set[str]:
+    """The ``nouns`` that are the category an answer-type interrogative asks for ("哪个省份",
     "哪些部门", "什么企业"): the passages name an instance of it (浙江, 市数据局), seldom the
     category word itself, and ``missing_types`` checks that an instance is there."""
-    if not noun:
-        return False
     asked = _asked_text(question)
-    for kind in ANSWER_TYPES:
-        if kind.answer is None and not kind.pos:
-            continue
-        for match in kind.question.finditer(asked):
-            # the interrogative's own noun overlaps its match ("哪个省|份", "哪些部门"); a
-            # word after it ("由谁|任命") is the predicate, not the category
-            at = asked.find(noun, match.start())
-            if 0 <= at < match.end():
-                return True
-    return False
+    matches = [
+        m
+        for kind in ANSWER_TYPES
+        if kind.answer is not None or kind.pos
+        for m in kind.question.finditer(asked)
+    ]
+    # the interrogative's own noun overlaps its match ("哪个省|份", "哪些部门"); a word after
+    # it ("由谁|任命") is the predicate, not the category
+    return {
+        noun
+        for noun in nouns
+        if noun and any(0 <= asked.find(noun, m.start()) < m.end() for m in matches)
+    }
+
+
+def names_answer_category(question: str, noun: str) -> bool:
+    return noun in answer_categories(question, [noun])
 
 
 def missing_types(

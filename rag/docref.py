@@ -8,7 +8,6 @@ whichever text happens to score highest. Only used when the caller set no docume
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ class _TitleForms:
     plain: dict[str, str]  # doc id -> title without quotes, brackets and spaces
     variants: dict[str, tuple[str, ...]]  # doc id -> plain title, and without 市/省 after the place
     written: tuple[str, ...]  # the titles as written, and without 市/省 after the place
+    order: dict[str, int]  # doc id -> its place in the library's list
     nicknames: dict[str, str]  # doc id -> the short name the title carries ("数据二十条")
     places: dict[str, str]  # doc id -> the place the title begins with ("上海")
     # a 4-character piece of a plain title -> the ids of the titles holding it
@@ -43,12 +43,13 @@ class _TitleForms:
 
 
 def _forms(documents: Sequence[DocRecord]) -> _TitleForms:
-    # A generation's document list is one object, never mutated (rag.store): the forms of the
-    # list last seen are reused without rebuilding the cache key.
+    """The title forms of ``documents``, computed once per list: a generation's document list
+    is one object that is never mutated (rag.store), so the list last seen is recognised by
+    identity (it is held here, so its id cannot be reused)."""
     last = _LAST_FORMS.get("documents")
     if last is not None and last[0] is documents:
         return last[1]
-    forms = _title_forms(tuple((d.doc_id, d.title) for d in documents))
+    forms = _title_forms([(d.doc_id, d.title) for d in documents])
     _LAST_FORMS["documents"] = (documents, forms)
     return forms
 
@@ -56,8 +57,7 @@ def _forms(documents: Sequence[DocRecord]) -> _TitleForms:
 _LAST_FORMS: dict[str, tuple[Sequence[DocRecord], _TitleForms]] = {}
 
 
-@functools.lru_cache(maxsize=8)
-def _title_forms(titles: tuple[tuple[str, str], ...]) -> _TitleForms:
+def _title_forms(titles: list[tuple[str, str]]) -> _TitleForms:
     plain = {doc_id: _NOISE.sub("", title) for doc_id, title in titles}
     variants = {
         doc_id: tuple(dict.fromkeys((p, _PLACE.sub(r"\1", p, count=1))))
@@ -74,6 +74,7 @@ def _title_forms(titles: tuple[tuple[str, str], ...]) -> _TitleForms:
         plain,
         variants,
         written,
+        {doc_id: n for n, (doc_id, _) in enumerate(titles)},
         {doc_id: n for doc_id, title in titles if (n := nickname(title))},
         {doc_id: m.group(1) for doc_id, title in titles if (m := _PLACE.match(title))},
         {piece: frozenset(ids) for piece, ids in pieces.items()},
@@ -231,9 +232,8 @@ def _by_short_name(
         candidates: set[str] = set()
         for i in range(len(window) - MIN_SHORT_NAME_CHARS + 1):
             candidates |= forms.pieces.get(window[i : i + MIN_SHORT_NAME_CHARS], frozenset())
-        for doc_id, title in forms.plain.items():
-            if doc_id not in candidates:
-                continue
+        for doc_id in sorted(candidates, key=forms.order.__getitem__):  # the library's order
+            title = forms.plain[doc_id]
             if genre.group(0) not in title:
                 continue
             core = _named_part(window, title)

@@ -90,8 +90,13 @@ def _quoted_heading(
 def _most_of(quoted: str, heading: str) -> bool:
     """Whether a quoted phrase is the heading or most of it (without its ordinal): "“数字经济”"
     is a word of the heading 《“十四五”数字经济发展规划》, not a name for that section."""
-    name = _ORDINAL.sub("", heading.strip()).rstrip("。．.；;：:")
+    name = _heading_name(heading)
     return quoted in name and 2 * len(quoted) > len(name)
+
+
+def _heading_name(heading: str) -> str:
+    """A heading without its ordinal and closing punctuation ("（四）推进治理。" -> "推进治理")."""
+    return _ORDINAL.sub("", heading.strip()).rstrip("。．.；;：:")
 
 
 def _title_depth(document: Sequence[ChunkRecord]) -> int:
@@ -134,7 +139,7 @@ def _named_heading(
         skip = _title_depth(document)  # a document's title is not one of its sections
         for parts in sections:
             for depth, part in enumerate(parts, start=1):
-                name = _ORDINAL.sub("", part.strip()).rstrip("。．.；;：:")
+                name = _heading_name(part)
                 if (
                     depth > skip
                     and len(name) >= MIN_NAMED_HEADING

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from rag.answer_type import missing_types, names_answer_category
+from rag.answer_type import answer_categories, missing_types
 from rag.answerability import AnswerabilityModel
 from rag.decompose import (
     counts_the_list,
@@ -45,7 +45,7 @@ from rag.query import (
     measured_wordings,
     missing_specific,
     quantity_focus,
-    target_years,
+    unanswered_years,
 )
 from rag.refusal import Evidence, asks_in_chinese, assess, refusal_text
 from rag.retriever import ChunkFilter, HybridRetriever
@@ -56,7 +56,6 @@ from rag.types import REFUSAL_TEXT, Answer, Citation, Passage
 from rag.verify import MARKER, CitationVerifier, faithfulness, strip_footnotes
 
 _DIGITS = re.compile(r"\d")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 ANSWER_PASSAGES = 4  # passages the answer may draw on (of the top_k retrieved)
 
 
@@ -239,9 +238,8 @@ class QAPipeline:
         units = self.extractive.score_units(query_embedding, candidates, weights, focus, names)
         # The category a "哪个省份/哪些部门" question asks for is checked as an answer type;
         # the passages name an instance of it, not the category word.
-        judged = {
-            t: w for t, w in weights.items() if not names_answer_category(query, t)
-        } or weights
+        categories = answer_categories(query, list(weights))
+        judged = {t: w for t, w in weights.items() if t not in categories} or weights
         evidence = assess(
             passages,
             judged,
@@ -345,12 +343,8 @@ class QAPipeline:
         missing = self._missing_types(query, found, chosen)
         if missing:
             return [], f"资料中没有给出问题所问的{'、'.join(missing)}"
-        # "到2035年要达到多少" is not answered by what holds in 2020 or by 2028.
-        # When it names other years too ("2020年是多少、到2025年要到多少"), a sentence about
-        # one of them answers a part.
-        years = target_years(query)
-        named = years + [y for y in _YEAR.findall(query) if y not in years]
-        if years and not any(y in u.text for y in named for u in chosen):
+        years = unanswered_years(query, [u.text for u in chosen])
+        if years:
             return [], f"资料中没有关于{'、'.join(y + '年' for y in years)}的内容"
         # "“2”指什么" is not answered by a sentence that never says “2”.
         unexplained = [q for q in defined_items(query) if not any(q in u.text for u in chosen)]

@@ -35,13 +35,13 @@ _QUESTION_WORD_TEXT = """
     东西 事情 事儿 时候 组成 构成 部分 说法 大家 起来
     点名 提及 写到 写明 列出 开头 结尾"""
 _QUESTION_WORDS = frozenset(_QUESTION_WORD_TEXT.split())
-_INTERROGATIVE = re.compile(r"^(?:哪|几|多少|什么|怎|多[大长久高远宽深重]$)")
-# jieba merges a verb and the interrogative after it into one unknown word ("建多大", tagged as a
-# name): such a token is the predicate of the question, not a term to find in the passages.
-_EMBEDDED_INTERROGATIVE = re.compile(r".(?:多少|多大|多久|多长|多高|多远|什么|啥)")
 # 多 + an adjective of measure is the interrogative (多大, 多长): in "留多大面积" jieba cuts
 # 多 / 大面积, and only the rest ("面积") is the measured noun.
 _MEASURE_ADJECTIVE = "大长高远久宽深重"
+_INTERROGATIVE = re.compile(rf"^(?:哪|几|多少|什么|怎|多[{_MEASURE_ADJECTIVE}]$)")
+# jieba merges a verb and the interrogative after it into one unknown word ("建多大", tagged as a
+# name): such a token is the predicate of the question, not a term to find in the passages.
+_EMBEDDED_INTERROGATIVE = re.compile(r".(?:多少|多大|多久|多长|多高|多远|什么|啥)")
 # -log frequency in jieba's dictionary: everyday words sit near 8, specialised terms above 12.
 COMMON_WORD_INFO = 8.0
 RARE_WORD_INFO = 12.0
@@ -49,10 +49,10 @@ RARE_WORD_INFO = 12.0
 # and other answer types are checked on the answer itself, see rag/answer_type.py).
 # "几年", "几天" ask a number in that unit as "多少年" does; "近几年", "好几天" state one.
 _ASKED_UNIT = re.compile(rf"(?:多少|(?<![好这那十近前后])几)({MEASURE_UNIT})")
-_QUANTITY_QUESTION = re.compile(r"多少|多大|多长|多高|第几|规模|比例|金额|排名")
 # The interrogatives proper: "规模/比例/…" only name a quantity and may be the measured noun
 # itself ("交易规模要涨到多少"), so an interrogative in the clause is where the question asks.
 _QUANTITY_INTERROGATIVE = re.compile(r"多少|多大|多长|多高|第几")
+_QUANTITY_QUESTION = re.compile(rf"{_QUANTITY_INTERROGATIVE.pattern}|规模|比例|金额|排名")
 # A verb with the resultative complement 到/至 right before the interrogative ("涨到多少",
 # "提高至多少") is the predicate of the question; the measured thing is its subject.
 _RESULTATIVE_VERB = re.compile(r"[\u4e00-\u9fff]+[到至]$")
@@ -169,9 +169,10 @@ class QueryAnalyzer:
         content = []
         previous = ""
         for word, flag in pairs:
-            word, after_duo = word.strip(), previous == "多"
+            word = word.strip()
+            split_off = previous == "多" and len(word) >= 3 and word[0] in _MEASURE_ADJECTIVE
             previous = word or previous
-            if after_duo and len(word) >= 3 and word[0] in _MEASURE_ADJECTIVE:
+            if split_off:
                 word, flag = word[1:], "n"  # 多 / 大面积 -> 多大 / 面积
             if not word or word in _QUESTION_WORDS or _INTERROGATIVE.match(word):
                 continue
@@ -257,9 +258,21 @@ def defined_items(question: str) -> list[str]:
 _TARGET_YEAR = re.compile(r"(?:到|至|截至|截止)\s*(\d{4})\s*年|(\d{4})\s*年(?:底|末|前|中期)")
 
 
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
 def target_years(question: str) -> list[str]:
     """The years a question sets as the time of what it asks ("到2035年要达到多少")."""
     return list(dict.fromkeys(a or b for a, b in _TARGET_YEAR.findall(question)))
+
+
+def unanswered_years(question: str, sentences: Sequence[str]) -> list[str]:
+    """The question's target years when no answer sentence names any year of the question:
+    "到2035年要达到多少" is not answered by what holds in 2020 or by 2028, but when it names
+    other years too ("2020年是多少、到2025年要到多少") a sentence about one answers a part."""
+    years = target_years(question)
+    named = set(years) | set(_YEAR.findall(question))
+    return years if years and not any(y in s for y in named for s in sentences) else []
 
 
 def counted_thing(question: str) -> str:
