@@ -154,12 +154,16 @@ class Catalog:
         )
         self.docs: dict[str, DocRecord] = {}
         self.generation = 0
+        # Names the chunk snapshot written with this generation (``IndexStore.commit``): a
+        # snapshot is read only by the catalog that names it.
+        self.chunks_token = ""
         raw_text = self.backend.read()
         if raw_text is not None:
             try:
                 raw = json.loads(raw_text)
                 self.docs = {d["doc_id"]: DocRecord(**d) for d in raw.get("documents", [])}
                 self.generation = int(raw.get("generation", 0))
+                self.chunks_token = str(raw.get("chunks_token", ""))
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 raise IndexCorruptError(
                     f"索引损坏：无法读取 {self.backend.where()}（{exc}）。请运行 "
@@ -175,6 +179,7 @@ class Catalog:
         self.generation += 1
         payload = {
             "generation": self.generation,
+            "chunks_token": self.chunks_token,
             "documents": [asdict(d) for d in self.docs.values()],
         }
         self.backend.write(json.dumps(payload, ensure_ascii=False, indent=1), self.generation)

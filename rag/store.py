@@ -15,6 +15,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from rag.extractive import split_units
 from rag.lexical import BM25Index, ChineseTokenizer
 from rag.locking import writer_lock
 from rag.settings import Settings
+from rag.snapshot import load_snapshot, save_snapshot
 from rag.termindex import TermIndex
 
 if TYPE_CHECKING:  # LlamaIndex is imported by the write path only: reading needs none of it
@@ -179,7 +181,7 @@ def reset_index(settings: Settings, on_wait: Callable[[str], None] | None = None
         storage_errors(settings.index_dir),
         writer_lock(settings.writer_lock_dir, settings.write_lock_timeout_s, on_wait),
     ):
-        for name in ("catalog.json", "bm25"):
+        for name in ("catalog.json", "bm25", "terms", "chunks"):
             target = settings.index_dir / name
             if target.is_dir():
                 shutil.rmtree(target)
@@ -259,6 +261,9 @@ class _View:
         self.bm25_saved = False  # whether ``bm25`` is the index saved on disk
         self.sentence_count: int | None = None
         self.aliases: tuple[tuple[str, str], ...] | None = None
+        # The ids Chroma held when ``check`` looked, kept only until ``chunks`` uses them (a
+        # second read of every id costs seconds at 100,000 chunks).
+        self.stored_ids: set[str] | None = None
 
 
 class IndexStore:
@@ -280,6 +285,9 @@ class IndexStore:
         self._terms_dir: Path | None = (
             None if settings.chroma_host else settings.index_dir / "terms"
         )
+        self._chunks_dir: Path | None = (
+            None if settings.chroma_host else settings.index_dir / "chunks"
+        )
         self._checked_at = 0.0
         self._view_lock = threading.Lock()
         self._view: _View | None = None
@@ -291,6 +299,13 @@ class IndexStore:
         # ingest time grow with the square of the corpus.
         self._tokens: dict[str, tuple[str, list[str]]] = {}
         self._tokens_by: ChineseTokenizer | None = None  # the tokenizer they came from
+        # A writer's records of the chunks Chroma holds, by id: what this process sent, plus
+        # the snapshot of the commit it started from. Each commit needs every committed
+        # chunk (for BM25, term index and snapshot); reading them all back from Chroma at
+        # every commit of a long ingest would grow with the square of the corpus.
+        self._records: dict[str, ChunkRecord] = {}
+        self._records_token: str | None = None  # the commit ``_records`` is current for
+        self._records_seeded = False  # whether that commit's snapshot was read into it
         # Chunks and sentences written but not yet sent to Chroma: a write costs several times
         # more per record in the small batches of one file than in batches of a thousand.
         self._unsent_nodes: list[TextNode] = []
@@ -383,6 +398,10 @@ class IndexStore:
                 return
             self.refresh()  # another process may have written since we last looked
             self._writer = Catalog(self._backend)
+            if self._writer.chunks_token != self._records_token:
+                # Another process committed since: what this one remembers may be stale.
+                self._records, self._records_seeded = {}, False
+                self._records_token = self._writer.chunks_token
             try:
                 yield self._writer
             finally:
@@ -445,12 +464,16 @@ class IndexStore:
         for node in nodes:
             meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
             metadatas.append({k: ("" if v is None else v) for k, v in meta.items()})
+        documents = [n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         self.collection.upsert(
             ids=[n.node_id for n in nodes],
             embeddings=[n.get_embedding() for n in nodes],
             metadatas=metadatas,
-            documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
+            documents=documents,
         )
+        # As Chroma will give them back: the same text and flat metadata.
+        for node, text, meta in zip(nodes, documents, metadatas, strict=True):
+            self._records[node.node_id] = ChunkRecord(node.node_id, text, _public_metadata(meta))
 
     def delete_document(self, doc_id: str) -> None:
         """Drop a document from the catalog; its chunks go once the deletion is committed."""
@@ -464,7 +487,7 @@ class IndexStore:
         for doc in catalog.docs.values():
             doc.status = "done"
         wanted = catalog.done_chunk_ids()
-        records = self._stored_chunks(wanted)
+        records = self._committed_records(wanted)
         index = BM25Index.build(list(records), self._token_lists(records, tokenizer))
         if self._bm25_dir is not None:
             index.save(self._bm25_dir)
@@ -474,9 +497,34 @@ class IndexStore:
             TermIndex(list(term_texts.values()), _titles(records.values())).save(
                 self._terms_dir, list(term_texts)
             )
+        token = ""
+        if self._chunks_dir is not None:
+            # Written before the catalog that names it: a crash in between leaves a
+            # snapshot nobody reads.
+            token = uuid.uuid4().hex
+            save_snapshot(
+                self._chunks_dir, token, ((r.id, r.text, r.metadata) for r in records.values())
+            )
+        catalog.chunks_token = token
         catalog.save()  # the commit point
+        self._records_token = token
         self._own.add(self._backend.signature())
         self._remove_unowned(wanted)
+
+    def _committed_records(self, wanted: set[str]) -> dict[str, ChunkRecord]:
+        """The stored chunks among ``wanted`` in Chroma's order, from the writer's records
+        where it has them; only the rest are read from Chroma."""
+        if not self._records_seeded:
+            self._records_seeded = True
+            if self._chunks_dir is not None and self._records_token:
+                saved = load_snapshot(self._chunks_dir, self._records_token) or []
+                sent, self._records = self._records, {r[0]: ChunkRecord(*r) for r in saved}
+                self._records.update(sent)  # what this writer sent since is newer
+        ids = [cid for cid in self.collection.get(include=[])["ids"] if cid in wanted]
+        missing = [cid for cid in ids if cid not in self._records]
+        self._records.update(self._read_chunks(missing))
+        self._records = {cid: self._records[cid] for cid in ids}  # only the committed ones
+        return dict(self._records)
 
     def _token_lists(
         self, records: dict[str, ChunkRecord], tokenizer: ChineseTokenizer
@@ -514,8 +562,11 @@ class IndexStore:
 
     def check(self) -> Repair:
         """What ``reconcile`` would repair, without the lock or any change (for opening)."""
-        catalog = self.catalog
+        view = self.view()
+        catalog = view.catalog
         stored = set(self.collection.get(include=[])["ids"])
+        if view.chunks is None:
+            view.stored_ids = stored
         lost = [d for d in catalog.done() if not set(d.chunk_ids) <= stored]
         return Repair(
             orphans=len(stored - catalog.done_chunk_ids()),
@@ -558,6 +609,9 @@ class IndexStore:
         record in one call makes Chroma hold all of them natively at once (several times the
         memory of the records themselves, and not given back)."""
         ids = [cid for cid in self.collection.get(include=[])["ids"] if cid in wanted]
+        return self._read_chunks(ids)
+
+    def _read_chunks(self, ids: Sequence[str]) -> dict[str, ChunkRecord]:
         records: dict[str, ChunkRecord] = {}
         for start in range(0, len(ids), _READ_BATCH):
             got = self.collection.get(
@@ -577,7 +631,9 @@ class IndexStore:
         view = self.view()
         chunks = view.chunks
         if chunks is None:
-            chunks = self._stored_chunks(view.catalog.done_chunk_ids())
+            chunks = self._snapshot_chunks(view)
+            if chunks is None:
+                chunks = self._stored_chunks(view.catalog.done_chunk_ids())
             complete = [d for d in view.catalog.done() if all(c in chunks for c in d.chunk_ids)]
             if len(complete) < len(view.catalog.done()):
                 keep = {cid for d in complete for cid in d.chunk_ids}
@@ -585,6 +641,23 @@ class IndexStore:
             view.documents = complete
             view.chunks = chunks
         return chunks
+
+    def _snapshot_chunks(self, view: _View) -> dict[str, ChunkRecord] | None:
+        """The view's chunks as the commit that wrote them saved them, limited (like a read
+        from Chroma) to those Chroma still holds; None without a valid snapshot."""
+        token = view.catalog.chunks_token
+        saved = load_snapshot(self._chunks_dir, token) if self._chunks_dir else None
+        stored, view.stored_ids = view.stored_ids, None
+        if saved is None:
+            return None
+        if stored is None:
+            stored = set(self.collection.get(include=[])["ids"])
+        wanted = view.catalog.done_chunk_ids()
+        return {
+            cid: ChunkRecord(cid, text, meta)
+            for cid, text, meta in saved
+            if cid in wanted and cid in stored
+        }
 
     def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
         """One document's committed chunks in reading order (grouped once per generation, so

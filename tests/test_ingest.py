@@ -384,6 +384,84 @@ def test_missing_bm25_index_is_rebuilt(two_file_corpus, open_assistant) -> None:
     assert (two_file_corpus.index_dir / "bm25" / "ids.json").is_file()
 
 
+def chroma_records(store) -> dict[str, tuple[str, dict]]:
+    """Every stored chunk as Chroma gives it back (the reference a snapshot must equal)."""
+    ids = store.collection.get(include=[])["ids"]
+    return {cid: (r.text, r.metadata) for cid, r in store._read_chunks(ids).items()}
+
+
+def test_a_new_process_reads_the_commit_snapshot_not_chroma(
+    two_file_corpus, open_assistant, monkeypatch
+) -> None:
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    expected = chroma_records(assistant.store)
+    assert expected and (two_file_corpus.index_dir / "chunks" / "chunks.json").is_file()
+
+    reader = open_assistant(two_file_corpus, repair=False)
+    monkeypatch.setattr(reader.store, "_read_chunks", lambda ids: pytest.fail("read Chroma"))
+    got = {cid: (r.text, r.metadata) for cid, r in reader.store.chunks().items()}
+    assert got == expected and list(got) == list(expected)  # the same records, same order
+    question = "甲市建设城市大脑中枢系统是为了实现什么？"
+    answer = reader.ask(question)
+    assert not answer.refused and answer.text == assistant.ask(question).text
+
+
+@pytest.mark.parametrize("damage", ["crash-before-catalog", "truncated", "deleted"])
+def test_a_snapshot_no_catalog_names_is_never_read(
+    two_file_corpus, open_assistant, damage: str
+) -> None:
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    expected = chroma_records(assistant.store)
+    snapshot = two_file_corpus.index_dir / "chunks" / "chunks.json"
+    if damage == "crash-before-catalog":
+        # The next commit's snapshot is written, then the writer dies before its catalog.
+        from rag.snapshot import save_snapshot
+
+        save_snapshot(snapshot.parent, "uncommitted", [("x", "不属于任何已提交文档。", {})])
+    elif damage == "truncated":
+        snapshot.write_bytes(snapshot.read_bytes()[:100])
+    else:
+        snapshot.unlink()
+    reader = open_assistant(two_file_corpus, repair=False)
+    got = {cid: (r.text, r.metadata) for cid, r in reader.store.chunks().items()}
+    assert got == expected
+
+
+def test_snapshot_never_serves_chunks_chroma_lost(two_file_corpus, open_assistant) -> None:
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    store = assistant.store
+    (doc, *_) = store.catalog.done()
+    store.collection.delete(ids=doc.chunk_ids[:1])  # one chunk of one document is gone
+    reader = open_assistant(two_file_corpus, repair=False)
+    assert doc.doc_id not in {d.doc_id for d in reader.store.documents()}
+    assert not set(doc.chunk_ids) & set(reader.store.chunks())
+    assert len(reader.store.documents()) == len(store.catalog.done()) - 1
+
+
+def test_a_commit_reads_back_only_what_it_does_not_know(
+    two_file_corpus, open_assistant, monkeypatch
+) -> None:
+    """Each commit needs every committed chunk; a long ingest commits many times, so reading
+    them all back from Chroma each time would grow with the square of the corpus."""
+    corpus = two_file_corpus.corpus_dir
+    open_assistant(two_file_corpus).ingest([corpus])
+    writer = open_assistant(two_file_corpus, repair=False)
+    read: list[str] = []
+    original = writer.store._read_chunks
+    monkeypatch.setattr(writer.store, "_read_chunks", lambda ids: read.extend(ids) or original(ids))
+    write_text(corpus / "c.md", DOC_C)
+    report = writer.ingest([corpus])
+    assert report.count("ingested") == 1 and report.count("unchanged") == 2
+    assert read == []  # the others came from the snapshot, the new ones from the writer
+    assert chroma_records(writer.store) == {
+        cid: (r.text, r.metadata) for cid, r in writer.store.chunks().items()
+    }
+    assert_consistent(writer)
+
+
 # ----- CLI ------------------------------------------------------------------------------------
 @pytest.fixture
 def cli_home(tmp_path: Path, monkeypatch, share_embedder) -> Path:
