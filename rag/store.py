@@ -455,14 +455,18 @@ class IndexStore:
             )
 
     def _upsert_nodes(self, nodes: list[TextNode]) -> None:
-        # The same record layout as llama-index's ChromaVectorStore.add (so its readers and
-        # ours agree), as an upsert: a chunk id is stable across versions of a document.
+        # llama-index's ChromaVectorStore.add record layout, as an upsert (a chunk id is
+        # stable across versions of a document), less its "_node_content": a JSON copy of
+        # the node's whole metadata and relations, more than half of each record, which no
+        # reader here uses (chunks are read back as text plus flat metadata). It made each
+        # write of a chunk about a third slower, and every index larger.
         from llama_index.core.schema import MetadataMode
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
         metadatas = []
         for node in nodes:
             meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            meta.pop("_node_content", None)
             metadatas.append({k: ("" if v is None else v) for k, v in meta.items()})
         documents = [n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
         self.collection.upsert(

@@ -397,6 +397,9 @@ def test_a_new_process_reads_the_commit_snapshot_not_chroma(
     assistant.ingest([two_file_corpus.corpus_dir])
     expected = chroma_records(assistant.store)
     assert expected and (two_file_corpus.index_dir / "chunks" / "chunks.json").is_file()
+    # Chroma keeps text plus flat metadata, not llama-index's JSON copy of the whole node.
+    stored = assistant.store.collection.get(include=["metadatas"])["metadatas"]
+    assert stored and not any("_node_content" in m for m in stored)
 
     reader = open_assistant(two_file_corpus, repair=False)
     monkeypatch.setattr(reader.store, "_read_chunks", lambda ids: pytest.fail("read Chroma"))
