@@ -16,7 +16,8 @@ Chroma.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,24 @@ import orjson
 from rag.folders import replace_folder
 
 _FILE = "chunks.json"
-_FORMAT = 1
+_FORMAT = 2
 Record = tuple[str, str, dict[str, Any]]  # chunk id, verbatim text, public metadata
 
 
-def save_snapshot(folder: Path, token: str, records: Iterable[Record]) -> None:
-    """Write the records (in their order) under ``token``, swapped in whole."""
+@dataclass(frozen=True)
+class Snapshot:
+    records: list[Record]  # in the commit's order
+    aliases: list[tuple[str, str]]  # the short names the chunks define (``rag.aliases``)
+
+
+def save_snapshot(
+    folder: Path,
+    token: str,
+    records: Iterable[Record],
+    aliases: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Write the records (in their order) and the aliases they define under ``token``,
+    swapped in whole."""
     records = list(records)
     by_doc: dict[str, list[Record]] = {}
     for record in records:
@@ -47,7 +60,13 @@ def save_snapshot(folder: Path, token: str, records: Iterable[Record]) -> None:
         common = shared[doc_id]
         own = {k: v for k, v in meta.items() if k not in common}
         rows.append([cid, text, doc_id, own])
-    payload = {"format": _FORMAT, "token": token, "documents": shared, "chunks": rows}
+    payload = {
+        "format": _FORMAT,
+        "token": token,
+        "documents": shared,
+        "chunks": rows,
+        "aliases": [list(pair) for pair in aliases],
+    }
 
     def write(tmp: Path) -> None:
         (tmp / _FILE).write_bytes(orjson.dumps(payload))
@@ -55,9 +74,9 @@ def save_snapshot(folder: Path, token: str, records: Iterable[Record]) -> None:
     replace_folder(folder, write)
 
 
-def load_snapshot(folder: Path, token: str) -> list[Record] | None:
-    """The records saved under ``token``, in their order; None when the snapshot is missing,
-    damaged, or was written for another commit."""
+def load_snapshot(folder: Path, token: str) -> Snapshot | None:
+    """What was saved under ``token``; None when the snapshot is missing, damaged, or was
+    written for another commit."""
     if not token:
         return None
     try:
@@ -65,9 +84,11 @@ def load_snapshot(folder: Path, token: str) -> list[Record] | None:
         if payload.get("format") != _FORMAT or payload.get("token") != token:
             return None
         shared = payload["documents"]
-        return [
+        records = [
             (str(cid), str(text), {**shared[doc_id], **own})
             for cid, text, doc_id, own in payload["chunks"]
         ]
+        aliases = [(str(full), str(short)) for full, short in payload["aliases"]]
+        return Snapshot(records, aliases)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # JSONDecodeError too
         return None  # the caller reads the chunks from Chroma

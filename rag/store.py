@@ -306,6 +306,8 @@ class IndexStore:
         self._records: dict[str, ChunkRecord] = {}
         self._records_token: str | None = None  # the commit ``_records`` is current for
         self._records_seeded = False  # whether that commit's snapshot was read into it
+        self._alias_cache: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self._aliases_by: ChineseTokenizer | None = None
         # Chunks and sentences written but not yet sent to Chroma: a write costs several times
         # more per record in the small batches of one file than in batches of a thousand.
         self._unsent_nodes: list[TextNode] = []
@@ -507,7 +509,10 @@ class IndexStore:
             # snapshot nobody reads.
             token = uuid.uuid4().hex
             save_snapshot(
-                self._chunks_dir, token, ((r.id, r.text, r.metadata) for r in records.values())
+                self._chunks_dir,
+                token,
+                ((r.id, r.text, r.metadata) for r in records.values()),
+                self._defined_aliases(records, tokenizer),
             )
         catalog.chunks_token = token
         catalog.save()  # the commit point
@@ -521,14 +526,34 @@ class IndexStore:
         if not self._records_seeded:
             self._records_seeded = True
             if self._chunks_dir is not None and self._records_token:
-                saved = load_snapshot(self._chunks_dir, self._records_token) or []
-                sent, self._records = self._records, {r[0]: ChunkRecord(*r) for r in saved}
+                saved = load_snapshot(self._chunks_dir, self._records_token)
+                known = saved.records if saved else []
+                sent, self._records = self._records, {r[0]: ChunkRecord(*r) for r in known}
                 self._records.update(sent)  # what this writer sent since is newer
         ids = [cid for cid in self.collection.get(include=[])["ids"] if cid in wanted]
         missing = [cid for cid in ids if cid not in self._records]
         self._records.update(self._read_chunks(missing))
         self._records = {cid: self._records[cid] for cid in ids}  # only the committed ones
         return dict(self._records)
+
+    def _defined_aliases(
+        self, records: dict[str, ChunkRecord], tokenizer: ChineseTokenizer
+    ) -> list[tuple[str, str]]:
+        """What ``aliases`` learns from these chunks, kept per chunk across commits (as the
+        BM25 tokens are), so a reader gets them without loading jieba's POS tagger."""
+        if tokenizer is not self._aliases_by:
+            self._alias_cache, self._aliases_by = {}, tokenizer
+        cache: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        found: dict[tuple[str, str], None] = {}
+        for cid, record in records.items():
+            known = self._alias_cache.get(cid)
+            if known is None or known[0] != record.text:
+                pairs = learn_aliases([record.text], tokenizer.pos_cut)
+                known = (record.text, tuple(pairs))
+            cache[cid] = known
+            found.update(dict.fromkeys(known[1]))
+        self._alias_cache = cache
+        return list(found)
 
     def _token_lists(
         self, records: dict[str, ChunkRecord], tokenizer: ChineseTokenizer
@@ -657,11 +682,14 @@ class IndexStore:
         if stored is None:
             stored = set(self.collection.get(include=[])["ids"])
         wanted = view.catalog.done_chunk_ids()
-        return {
+        chunks = {
             cid: ChunkRecord(cid, text, meta)
-            for cid, text, meta in saved
+            for cid, text, meta in saved.records
             if cid in wanted and cid in stored
         }
+        if len(chunks) == len(saved.records):  # else learned from the chunks that are left
+            view.aliases = tuple(saved.aliases)
+        return chunks
 
     def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
         """One document's committed chunks in reading order (grouped once per generation, so
@@ -825,9 +853,10 @@ class IndexStore:
     def aliases(self, pos_cut: PosCut) -> tuple[tuple[str, str], ...]:
         """The short names the documents define ("（以下简称X）"), learned once per generation
         (the same tuple until a commit changes the library)."""
+        chunks = self.chunks()  # a commit's snapshot brings the aliases with its chunks
         view = self.view()
         if view.aliases is None:
-            texts = (c.text for c in self.chunks().values() if mentions_definition(c.text))
+            texts = (c.text for c in chunks.values() if mentions_definition(c.text))
             view.aliases = tuple(learn_aliases(texts, pos_cut))
         return view.aliases
 

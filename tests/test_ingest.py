@@ -393,6 +393,11 @@ def chroma_records(store) -> dict[str, tuple[str, dict]]:
 def test_a_new_process_reads_the_commit_snapshot_not_chroma(
     two_file_corpus, open_assistant, monkeypatch
 ) -> None:
+    write_text(
+        two_file_corpus.corpus_dir / "c.md",
+        "# 丙市数据条例\n\n"
+        "第一条 丙市人民政府数据主管部门（以下简称市数据部门）负责公共数据管理。\n",
+    )
     assistant = open_assistant(two_file_corpus)
     assistant.ingest([two_file_corpus.corpus_dir])
     expected = chroma_records(assistant.store)
@@ -405,6 +410,10 @@ def test_a_new_process_reads_the_commit_snapshot_not_chroma(
     monkeypatch.setattr(reader.store, "_read_chunks", lambda ids: pytest.fail("read Chroma"))
     got = {cid: (r.text, r.metadata) for cid, r in reader.store.chunks().items()}
     assert got == expected and list(got) == list(expected)  # the same records, same order
+    # The short names the chunks define come with them, without jieba's POS tagger.
+    aliases = reader.store.aliases(lambda text: pytest.fail("learned again"))
+    assert ("丙市人民政府数据主管部门", "市数据部门") in aliases
+    assert aliases == assistant.store.aliases(assistant.tokenizer.pos_cut)
     question = "甲市建设城市大脑中枢系统是为了实现什么？"
     answer = reader.ask(question)
     assert not answer.refused and answer.text == assistant.ask(question).text
