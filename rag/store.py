@@ -254,7 +254,7 @@ class _View:
         self.signature = signature
         self.catalog = catalog
         self.chunks: dict[str, ChunkRecord] | None = None
-        self.documents: list[DocRecord] | None = None
+        self.documents: tuple[DocRecord, ...] | None = None
         self.terms: TermIndex | None = None
         self.by_document: dict[str, list[ChunkRecord]] | None = None
         self.bm25: BM25Index | None = None
@@ -667,7 +667,7 @@ class IndexStore:
             if len(complete) < len(view.catalog.done()):
                 keep = {cid for d in complete for cid in d.chunk_ids}
                 chunks = {cid: c for cid, c in chunks.items() if cid in keep}
-            view.documents = complete
+            view.documents = tuple(complete)
             view.chunks = chunks
         return chunks
 
@@ -705,11 +705,12 @@ class IndexStore:
             view.by_document = grouped
         return grouped.get(doc_id, [])
 
-    def documents(self) -> list[DocRecord]:
-        """The committed documents that readers can be answered from."""
+    def documents(self) -> tuple[DocRecord, ...]:
+        """The committed documents that readers can be answered from: one tuple per
+        generation, the same object on every call (``rag.docref`` computes the forms of the
+        titles once per library by recognising it)."""
         self.chunks()
-        documents = self.view().documents
-        return list(documents or [])
+        return self.view().documents or ()
 
     def bm25(self, tokenizer: ChineseTokenizer) -> BM25Index:
         view = self.view()

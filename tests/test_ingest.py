@@ -419,6 +419,27 @@ def test_a_new_process_reads_the_commit_snapshot_not_chroma(
     assert not answer.refused and answer.text == assistant.ask(question).text
 
 
+def test_title_forms_are_computed_once_per_library(
+    two_file_corpus, open_assistant, monkeypatch
+) -> None:
+    """Every question compares itself with the library's titles; their forms are computed
+    once per generation (at thousands of documents they cost more than the search)."""
+    import rag.docref
+
+    assistant = open_assistant(two_file_corpus)
+    assistant.ingest([two_file_corpus.corpus_dir])
+    assert assistant.store.documents() is assistant.store.documents()
+    computed: list[int] = []
+    original = rag.docref._title_forms
+    monkeypatch.setattr(
+        rag.docref, "_title_forms", lambda titles: computed.append(1) or original(titles)
+    )
+    for question in ("甲市数字化转型方案的主要任务是什么？", "乙市方案怎么推进数据开放？"):
+        assistant.retrieve(question)
+        assistant.ask(question)
+    assert len(computed) <= 1
+
+
 @pytest.mark.parametrize("damage", ["crash-before-catalog", "truncated", "deleted"])
 def test_a_snapshot_no_catalog_names_is_never_read(
     two_file_corpus, open_assistant, damage: str
