@@ -503,11 +503,12 @@ class IndexStore:
             TermIndex(list(term_texts.values()), _titles(records.values())).save(
                 self._terms_dir, list(term_texts)
             )
-        token = ""
+        # A new token per commit, also where no snapshot is kept (a Chroma server): it is how
+        # a writer tells that another committed since (``writing``).
+        token = uuid.uuid4().hex
         if self._chunks_dir is not None:
             # Written before the catalog that names it: a crash in between leaves a
             # snapshot nobody reads.
-            token = uuid.uuid4().hex
             save_snapshot(
                 self._chunks_dir,
                 token,

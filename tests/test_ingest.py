@@ -495,6 +495,28 @@ def test_a_commit_reads_back_only_what_it_does_not_know(
     assert_consistent(writer)
 
 
+def test_a_writer_forgets_what_it_sent_when_another_process_commits(
+    two_file_corpus, open_assistant
+) -> None:
+    corpus = two_file_corpus.corpus_dir
+    header = "---\ntitle: 甲市数字化转型方案\ndocument number: 甲府发〔2024〕{}号\n---\n"
+    write_text(corpus / "a.md", header.format(1) + DOC_A)
+    first = open_assistant(two_file_corpus)
+    first.ingest([corpus])
+    # Another process changes the 文号: the same chunk texts (and ids), other metadata.
+    second = open_assistant(two_file_corpus, repair=False)
+    write_text(corpus / "a.md", header.format(2) + DOC_A)
+    assert second.ingest([corpus]).count("ingested") == 1
+    write_text(corpus / "c.md", DOC_C)
+    assert first.ingest([corpus]).count("ingested") == 1  # commits with the other's change
+    reader = open_assistant(two_file_corpus, repair=False)
+    numbers = {c.metadata.get("doc_number") for c in reader.store.chunks().values()}
+    assert "甲府发〔2024〕2号" in numbers and "甲府发〔2024〕1号" not in numbers
+    assert chroma_records(reader.store) == {
+        cid: (r.text, r.metadata) for cid, r in reader.store.chunks().items()
+    }
+
+
 # ----- CLI ------------------------------------------------------------------------------------
 @pytest.fixture
 def cli_home(tmp_path: Path, monkeypatch, share_embedder) -> Path:
