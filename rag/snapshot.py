@@ -16,6 +16,7 @@ Chroma.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import orjson
 from rag.folders import replace_folder
 
 _FILE = "chunks.json"
+INTERNED_CHARS = 200  # values up to this length are interned (``rag.store._public_metadata``)
 _FORMAT = 2
 Record = tuple[str, str, dict[str, Any]]  # chunk id, verbatim text, public metadata
 
@@ -84,10 +86,16 @@ def load_snapshot(folder: Path, token: str) -> Snapshot | None:
         if payload.get("format") != _FORMAT or payload.get("token") != token:
             return None
         shared = payload["documents"]
-        records = [
-            (str(cid), str(text), {**shared[doc_id], **own})
-            for cid, text, doc_id, own in payload["chunks"]
-        ]
+        records = []
+        for cid, text, doc_id, own in payload["chunks"]:
+            # Completed in place (a second dict per chunk would double the peak, and the
+            # freed halves stay with the process); repeated short values (section paths,
+            # tags) held once, as for records read from Chroma.
+            for key, value in own.items():
+                if isinstance(value, str) and len(value) <= INTERNED_CHARS:
+                    own[key] = sys.intern(value)
+            own.update(shared[doc_id])
+            records.append((str(cid), str(text), own))
         aliases = [(str(full), str(short)) for full, short in payload["aliases"]]
         return Snapshot(records, aliases)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # JSONDecodeError too

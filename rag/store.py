@@ -31,7 +31,7 @@ from rag.extractive import split_units
 from rag.lexical import BM25Index, ChineseTokenizer
 from rag.locking import writer_lock
 from rag.settings import Settings
-from rag.snapshot import load_snapshot, save_snapshot
+from rag.snapshot import INTERNED_CHARS, load_snapshot, save_snapshot
 from rag.termindex import TermIndex
 
 if TYPE_CHECKING:  # LlamaIndex is imported by the write path only: reading needs none of it
@@ -48,7 +48,6 @@ _CATALOG_SUFFIX = "__catalog"
 _FILTER_KEY_PREFIXES = ("dim_", "path_")
 _WRITE_BATCH = 1000
 _READ_BATCH = 1000
-_INTERNED_CHARS = 200
 log = logging.getLogger(__name__)
 
 
@@ -894,7 +893,7 @@ def _public_metadata(meta: dict | None) -> dict[str, Any]:
     "_node_content"; callers never need it. Keys and short values (a document's title,
     source, 文号, tags) repeat on every chunk: interned, each is held once, not per chunk."""
     return {
-        sys.intern(k): (sys.intern(v) if isinstance(v, str) and len(v) <= _INTERNED_CHARS else v)
+        sys.intern(k): (sys.intern(v) if isinstance(v, str) and len(v) <= INTERNED_CHARS else v)
         for k, v in (meta or {}).items()
         if not k.startswith("_")
     }
