@@ -263,6 +263,8 @@ class _View:
         # The ids Chroma held when ``check`` looked, kept only until ``chunks`` uses them (a
         # second read of every id costs seconds at 100,000 chunks).
         self.stored_ids: set[str] | None = None
+        # Whether ``chunks`` are the commit snapshot's (the texts that commit saved).
+        self.chunks_from_snapshot = False
 
 
 class IndexStore:
@@ -496,15 +498,15 @@ class IndexStore:
         index = BM25Index.build(list(records), self._token_lists(records, tokenizer))
         if self._bm25_dir is not None:
             index.save(self._bm25_dir)
+        # A new token per commit, also where no snapshot is kept (a Chroma server): it is how
+        # a writer tells that another committed since (``writing``).
+        token = uuid.uuid4().hex
         if self._terms_dir is not None:
             # Saved with BM25: the first question of a new process loads it, not builds it.
             term_texts = {cid: _term_text(c) for cid, c in records.items()}
             TermIndex(list(term_texts.values()), _titles(records.values())).save(
-                self._terms_dir, list(term_texts)
+                self._terms_dir, list(term_texts), token
             )
-        # A new token per commit, also where no snapshot is kept (a Chroma server): it is how
-        # a writer tells that another committed since (``writing``).
-        token = uuid.uuid4().hex
         if self._chunks_dir is not None:
             # Written before the catalog that names it: a crash in between leaves a
             # snapshot nobody reads.
@@ -661,6 +663,7 @@ class IndexStore:
         chunks = view.chunks
         if chunks is None:
             chunks = self._snapshot_chunks(view)
+            view.chunks_from_snapshot = chunks is not None
             if chunks is None:
                 chunks = self._stored_chunks(view.catalog.done_chunk_ids())
             complete = [d for d in view.catalog.done() if all(c in chunks for c in d.chunk_ids)]
@@ -847,7 +850,8 @@ class IndexStore:
         if view.terms is None:
             chunks = self.chunks()
             texts = {cid: _term_text(c) for cid, c in chunks.items()}
-            loaded = TermIndex.load(self._terms_dir, texts) if self._terms_dir else None
+            token = view.catalog.chunks_token if view.chunks_from_snapshot else ""
+            loaded = TermIndex.load(self._terms_dir, texts, token) if self._terms_dir else None
             view.terms = loaded or TermIndex(list(texts.values()), _titles(chunks.values()))
         return view.terms
 

@@ -49,12 +49,18 @@ class TermIndex:
         self._unigrams, self._bigrams = postings or _postings(self._lower)
 
     # ----- persistence -------------------------------------------------------------------
-    def save(self, folder: Path, ids: Sequence[str]) -> None:
+    def save(self, folder: Path, ids: Sequence[str], token: str = "") -> None:
         """Write the postings with the ids of the counted texts and the extra texts, swapped
-        in whole (a crash never leaves half an index)."""
+        in whole (a crash never leaves half an index). ``token`` names the commit whose
+        texts these are (``Catalog.chunks_token``)."""
         if len(ids) != self.n:
             raise ValueError("one id per counted text")
-        layout = {"ids": list(ids), "extra": self.texts[self.n :], "digest": _digest(self.texts)}
+        layout = {
+            "ids": list(ids),
+            "extra": self.texts[self.n :],
+            "digest": _digest(self.texts),
+            "token": token,
+        }
 
         def write(tmp: Path) -> None:
             np.save(tmp / "unigrams.npy", self._unigrams)
@@ -64,15 +70,19 @@ class TermIndex:
         replace_folder(folder, write)
 
     @classmethod
-    def load(cls, folder: Path, texts: Mapping[str, str]) -> TermIndex | None:
-        """The saved index, when it was saved for exactly these texts (id -> text); else None."""
+    def load(cls, folder: Path, texts: Mapping[str, str], token: str = "") -> TermIndex | None:
+        """The saved index, when it was saved for exactly these texts (id -> text); else None.
+
+        Texts of the commit that ``token`` names are those the index was saved with: then
+        their digest (a second pass over the whole corpus) is not computed again."""
         try:
             layout = json.loads((folder / "texts.json").read_text("utf-8"))
             ids, extra = layout["ids"], layout["extra"]
             if len(ids) != len(texts) or any(i not in texts for i in ids):
                 return None
             ordered = [texts[i] for i in ids]
-            if layout["digest"] != _digest([*ordered, *extra]):
+            same_commit = bool(token) and layout.get("token") == token
+            if not same_commit and layout["digest"] != _digest([*ordered, *extra]):
                 return None  # same chunk ids, other text (a document changed in place)
             postings = (np.load(folder / "unigrams.npy"), np.load(folder / "bigrams.npy"))
         except (OSError, ValueError, KeyError, TypeError):
