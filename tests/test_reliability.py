@@ -275,7 +275,7 @@ def test_lost_vector_store_heals_on_open_and_on_ingest(
     lose_vector_store(settings)
 
     reader = open_assistant(settings, repair=False)  # never answers from the half state
-    assert reader.store.documents() == [] and reader.ask("甲市智慧交通").refused
+    assert reader.store.documents() == () and reader.ask("甲市智慧交通").refused
     healed = open_assistant(settings)  # the repairing open re-ingests from the files
     assert len(healed.documents()) == 3 and not healed.ask("甲市智慧交通怎么建设？").refused
 
