@@ -114,7 +114,6 @@ class Assistant:
         settings = settings or Settings()
         embed_model = build_embedder(settings)
         store = open_store(settings, embed_model.model_name, embedding_dimension(embed_model))
-        store.prefetch_vectors()
         taxonomy = Taxonomy.load(settings.taxonomy_path)
         assistant = cls(settings, embed_model, store, taxonomy, build_tokenizer(taxonomy))
         if build_if_missing and not store.catalog.done():

@@ -767,25 +767,6 @@ class IndexStore:
                 best[cid] = max(best.get(cid, -1.0), 1.0 - float(dist))
         return best
 
-    def prefetch_vectors(self) -> threading.Thread:
-        """Have Chroma load both vector indexes now, in a background thread, while this
-        process reads chunks, BM25 and the term index. Chroma loads a collection's whole
-        HNSW index on its first use (seconds at 100,000 chunks) without holding Python's
-        lock, so the two loads overlap instead of adding up before the first answer."""
-
-        def load() -> None:
-            try:
-                # Chunks first: opening reads their ids, then the chunk records, which
-                # overlaps with the sentences' load.
-                self.collection.count()
-                self._sentence_count()
-            except Exception as exc:  # the first question loads them, or reports the error
-                log.debug("向量索引预加载失败：%s", exc)
-
-        thread = threading.Thread(target=load, name="cityqa-prefetch-vectors", daemon=True)
-        thread.start()
-        return thread
-
     def _sentence_count(self) -> int:
         """Stored sentences, counted once per generation (a request to Chroma otherwise)."""
         view = self.view()

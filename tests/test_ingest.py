@@ -442,14 +442,6 @@ def test_title_forms_are_computed_once_per_library(
     assert len(computed) <= 1
 
 
-def test_vector_indexes_load_in_the_background(two_file_corpus, open_assistant) -> None:
-    open_assistant(two_file_corpus).ingest([two_file_corpus.corpus_dir])
-    reader = open_assistant(two_file_corpus, repair=False)
-    reader.store.prefetch_vectors().join(timeout=120)
-    assert reader.store.view().sentence_count == reader.store.sentences.count() > 0
-    assert not reader.ask("乙市怎样激活数据要素价值？").refused
-
-
 @pytest.mark.parametrize("damage", ["crash-before-catalog", "truncated", "deleted"])
 def test_a_snapshot_no_catalog_names_is_never_read(
     two_file_corpus, open_assistant, damage: str
