@@ -247,6 +247,27 @@ def test_document_filters_resolve_by_number_type_issuer_and_year(library) -> Non
             library.filters(**bad)
 
 
+def test_bm25_within_documents_ranks_as_the_filtered_full_ranking(library) -> None:
+    """Only the named documents' chunks are ranked; the result is that of walking the whole
+    library's ranking and keeping theirs (the walk grows with the library)."""
+    import numpy as np
+
+    retriever = library.retriever
+    chunks = library.store.chunks()
+    index = library.store.bm25(library.tokenizer)
+    for doc in library.store.documents():
+        filters = library.filters(doc=doc.doc_id)
+        for query in ("公共数据开放", "数字孪生底座建设", "城市数字化转型 数据要素"):
+            scores = index.scores(library.tokenizer.tokenize(query))
+            expected = [
+                (index.ids[i], float(scores[i]))
+                for i in np.argsort(-scores, kind="stable")
+                if scores[i] > 0 and filters.accepts(chunks[index.ids[i]].metadata)
+            ][: retriever.candidates]
+            assert retriever._bm25(query, filters, chunks) == expected
+            assert all(chunks[cid].metadata["doc_id"] == doc.doc_id for cid, _ in expected)
+
+
 @pytest.mark.parametrize(
     "question",
     [
