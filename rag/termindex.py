@@ -45,7 +45,9 @@ class TermIndex:
     ) -> None:
         self.texts = [*texts, *extra]
         self.n = len(texts)  # texts that count for document frequencies
-        self._lower = [t.lower() for t in self.texts]
+        # The lower-cased text only where it differs: Chinese text has no case, and a copy
+        # of every text would cost as much memory again as the texts themselves.
+        self._lower = [low if (low := t.lower()) != t else t for t in self.texts]
         self._unigrams, self._bigrams = postings or _postings(self._lower)
 
     # ----- persistence -------------------------------------------------------------------

@@ -90,3 +90,10 @@ def test_saved_index_is_used_only_for_the_same_texts(texts: list[str], tmp_path:
     assert TermIndex.load(tmp_path / "missing", by_id) is None
     (tmp_path / "terms" / "texts.json").write_text("{", "utf-8")  # damaged
     assert TermIndex.load(tmp_path / "terms", by_id) is None
+
+
+def test_texts_without_case_are_not_copied_to_be_lowered() -> None:
+    index = TermIndex(["城市数字化转型", "AI Agent 与 GPU 集群"])
+    assert index._lower[0] is index.texts[0]  # Chinese has no case: the text itself
+    assert index._lower[1] == "ai agent 与 gpu 集群"
+    assert index.occurs("gpu") and index.contains("GPU") and not index.contains("gpu")
