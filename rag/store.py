@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
@@ -49,6 +49,7 @@ _FILTER_KEY_PREFIXES = ("dim_", "path_")
 _WRITE_BATCH = 1000
 _READ_BATCH = 1000
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,31 @@ class _View:
         self.chunks_from_snapshot = False
 
 
+class _PerChunk(Generic[T]):
+    """What one tokenizer made of each chunk's text, kept across a writer's commits (with the
+    text it is of): every commit of a long ingest needs it for every committed chunk, and
+    making it again each time would grow with the square of the corpus."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str, T]] = {}
+        self._by: ChineseTokenizer | None = None
+
+    def values(
+        self, texts: dict[str, str], tokenizer: ChineseTokenizer, make: Callable[[str], T]
+    ) -> list[T]:
+        """One value per text (chunk id -> text), in order; only the chunks given are kept."""
+        if tokenizer is not self._by:
+            self._known, self._by = {}, tokenizer
+        fresh: dict[str, tuple[str, T]] = {}
+        for cid, text in texts.items():
+            known = self._known.get(cid)
+            if known is None or known[0] != text:
+                known = (text, make(text))
+            fresh[cid] = known
+        self._known = fresh
+        return [value for _, value in fresh.values()]
+
+
 class IndexStore:
     """Dense + lexical index with a catalog.
 
@@ -298,8 +324,7 @@ class IndexStore:
         # A writer's BM25 tokens per chunk id (with the text they are of): every commit of a
         # long ingest rebuilds BM25, and re-tokenizing the whole corpus each time would make
         # ingest time grow with the square of the corpus.
-        self._tokens: dict[str, tuple[str, list[str]]] = {}
-        self._tokens_by: ChineseTokenizer | None = None  # the tokenizer they came from
+        self._tokens: _PerChunk[list[str]] = _PerChunk()
         # A writer's records of the chunks Chroma holds, by id: what this process sent, plus
         # the snapshot of the commit it started from. Each commit needs every committed
         # chunk (for BM25, term index and snapshot); reading them all back from Chroma at
@@ -307,8 +332,7 @@ class IndexStore:
         self._records: dict[str, ChunkRecord] = {}
         self._records_token: str | None = None  # the commit ``_records`` is current for
         self._records_seeded = False  # whether that commit's snapshot was read into it
-        self._alias_cache: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
-        self._aliases_by: ChineseTokenizer | None = None
+        self._aliases: _PerChunk[list[tuple[str, str]]] = _PerChunk()  # defined per chunk
         # Chunks and sentences written but not yet sent to Chroma: a write costs several times
         # more per record in the small batches of one file than in batches of a thousand.
         self._unsent_nodes: list[TextNode] = []
@@ -494,7 +518,8 @@ class IndexStore:
         for doc in catalog.docs.values():
             doc.status = "done"
         wanted = catalog.done_chunk_ids()
-        records = self._committed_records(wanted)
+        stored = self.collection.get(include=[])["ids"]  # read once: nothing writes until done
+        records = self._committed_records(wanted, stored)
         index = BM25Index.build(list(records), self._token_lists(records, tokenizer))
         if self._bm25_dir is not None:
             index.save(self._bm25_dir)
@@ -520,9 +545,9 @@ class IndexStore:
         catalog.save()  # the commit point
         self._records_token = token
         self._own.add(self._backend.signature())
-        self._remove_unowned(wanted)
+        self._remove_unowned(wanted, stored)
 
-    def _committed_records(self, wanted: set[str]) -> dict[str, ChunkRecord]:
+    def _committed_records(self, wanted: set[str], stored: list[str]) -> dict[str, ChunkRecord]:
         """The stored chunks among ``wanted`` in Chroma's order, from the writer's records
         where it has them; only the rest are read from Chroma."""
         if not self._records_seeded:
@@ -531,47 +556,32 @@ class IndexStore:
                 saved = load_snapshot(self._chunks_dir, self._records_token, ChunkRecord)
                 sent, self._records = self._records, (saved.records if saved else {})
                 self._records.update(sent)  # what this writer sent since is newer
-        ids = [cid for cid in self.collection.get(include=[])["ids"] if cid in wanted]
+        ids = [cid for cid in stored if cid in wanted]
         missing = [cid for cid in ids if cid not in self._records]
         self._records.update(self._read_chunks(missing))
         self._records = {cid: self._records[cid] for cid in ids}  # only the committed ones
-        return dict(self._records)
+        return self._records
 
     def _defined_aliases(
         self, records: dict[str, ChunkRecord], tokenizer: ChineseTokenizer
     ) -> list[tuple[str, str]]:
         """What ``aliases`` learns from these chunks, kept per chunk across commits (as the
         BM25 tokens are), so a reader gets them without loading jieba's POS tagger."""
-        if tokenizer is not self._aliases_by:
-            self._alias_cache, self._aliases_by = {}, tokenizer
-        cache: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
-        found: dict[tuple[str, str], None] = {}
-        for cid, record in records.items():
-            known = self._alias_cache.get(cid)
-            if known is None or known[0] != record.text:
-                pairs = learn_aliases([record.text], tokenizer.pos_cut)
-                known = (record.text, tuple(pairs))
-            cache[cid] = known
-            found.update(dict.fromkeys(known[1]))
-        self._alias_cache = cache
-        return list(found)
+        per_chunk = self._aliases.values(
+            {cid: r.text for cid, r in records.items()},
+            tokenizer,
+            lambda text: learn_aliases([text], tokenizer.pos_cut),
+        )
+        return list(dict.fromkeys(pair for pairs in per_chunk for pair in pairs))
 
     def _token_lists(
         self, records: dict[str, ChunkRecord], tokenizer: ChineseTokenizer
     ) -> list[list[str]]:
-        if tokenizer is not self._tokens_by:
-            self._tokens, self._tokens_by = {}, tokenizer
-        cache: dict[str, tuple[str, list[str]]] = {}
-        lists = []
-        for cid, record in records.items():
-            text = record.lexical_text
-            known = self._tokens.get(cid)
-            if known is None or known[0] != text:
-                known = (text, [sys.intern(t) for t in tokenizer.tokenize(text)])
-            cache[cid] = known
-            lists.append(known[1])
-        self._tokens = cache  # only the chunks still committed
-        return lists
+        return self._tokens.values(
+            {cid: r.lexical_text for cid, r in records.items()},
+            tokenizer,
+            lambda text: [sys.intern(t) for t in tokenizer.tokenize(text)],
+        )
 
     def reconcile(self) -> Repair:
         """Put the writer's catalog and Chroma back in agreement (after a crash or a lost
@@ -619,8 +629,7 @@ class IndexStore:
                 view.bm25, view.bm25_saved = loaded, True
         return view.bm25 if view.bm25_saved else None
 
-    def _remove_unowned(self, wanted: set[str]) -> None:
-        stored = self.collection.get(include=[])["ids"]
+    def _remove_unowned(self, wanted: set[str], stored: list[str]) -> None:
         orphans = [cid for cid in stored if cid not in wanted]
         for start in range(0, len(orphans), _WRITE_BATCH):
             self.collection.delete(ids=orphans[start : start + _WRITE_BATCH])
