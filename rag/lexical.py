@@ -128,6 +128,7 @@ class BM25Index:
         self.ids = list(ids)
         self._retriever = retriever
         self._vocab: set[str] = set(getattr(retriever, "vocab_dict", {}) or {})
+        self._position: dict[str, int] | None = None  # chunk id -> its place in ``ids``
 
     @classmethod
     def build(cls, ids: Sequence[str], token_lists: Sequence[list[str]]) -> BM25Index:
@@ -146,6 +147,13 @@ class BM25Index:
         if self._retriever is None or not known:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+
+    def positions(self, ids: Iterable[str]) -> np.ndarray:
+        """The ascending places in ``self.ids`` (and in ``scores``) of these chunk ids."""
+        if self._position is None:
+            self._position = {cid: i for i, cid in enumerate(self.ids)}
+        found = [p for cid in ids if (p := self._position.get(cid)) is not None]
+        return np.sort(np.asarray(found, dtype=np.int64))
 
     def save(self, folder: Path) -> None:
         def write(tmp: Path) -> None:

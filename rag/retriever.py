@@ -13,7 +13,7 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from rag.lexical import BM25Index, ChineseTokenizer
+from rag.lexical import ChineseTokenizer
 from rag.query import QueryAnalyzer, QueryTerms, coverage, idf_weights
 from rag.store import ChunkRecord, IndexStore
 from rag.synonyms import Thesaurus, term_forms
@@ -97,8 +97,6 @@ class HybridRetriever(BaseRetriever):
         self.candidates = candidates
         self.reranker = reranker
         self.mode = mode  # "hybrid", or "dense" / "bm25" alone (baselines for eval)
-        # BM25 positions of each document's chunks, for the index they were grouped from.
-        self._doc_positions: tuple[BM25Index, dict[str, np.ndarray]] | None = None
         self.filters = ChunkFilter()
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -170,7 +168,9 @@ class HybridRetriever(BaseRetriever):
             # ranking until enough of theirs turn up costs tens of ms at 100,000 chunks.
             # Positions are in index order and the sort is stable: the same order as
             # filtering the full ranking.
-            positions = self._positions(index, chunks, filters.doc_ids)
+            positions = index.positions(
+                c.id for doc_id in filters.doc_ids for c in self.store.document_chunks(doc_id)
+            )
             order = positions[_best_first(scores[positions], None)]
         else:
             order = _best_first(scores, None if filters.active else self.candidates)
@@ -182,23 +182,6 @@ class HybridRetriever(BaseRetriever):
             if cid in chunks and (not filters.active or filters.accepts(chunks[cid].metadata)):
                 hits.append((cid, float(scores[i])))
         return hits
-
-    def _positions(
-        self, index: BM25Index, chunks: dict[str, ChunkRecord], doc_ids: frozenset[str]
-    ) -> np.ndarray:
-        """Ascending BM25 positions of the given documents' chunks (grouped once per index:
-        an index belongs to one generation, as ``chunks`` does)."""
-        known = self._doc_positions
-        if known is None or known[0] is not index:
-            groups: dict[str, list[int]] = {}
-            for position, cid in enumerate(index.ids):
-                chunk = chunks.get(cid)
-                if chunk is not None:
-                    groups.setdefault(str(chunk.metadata.get("doc_id", "")), []).append(position)
-            known = (index, {d: np.asarray(p, dtype=np.int64) for d, p in groups.items()})
-            self._doc_positions = known
-        parts = [known[1][d] for d in doc_ids if d in known[1]]
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def _chunk_cosines(self, embedding: list[float], ids: list[str]) -> dict[str, float]:
         if not ids:
