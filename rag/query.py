@@ -256,8 +256,6 @@ def defined_items(question: str) -> list[str]:
 # A target year ("到2035年", "截至2023年", "2026年底"): the question asks what holds by then, so
 # a sentence about another year ("2020年…达到7.8%", "到2028年…") does not answer it.
 _TARGET_YEAR = re.compile(r"(?:到|至|截至|截止)\s*(\d{4})\s*年|(\d{4})\s*年(?:底|末|前|中期)")
-
-
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 
